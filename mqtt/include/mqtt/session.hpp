@@ -1,0 +1,242 @@
+#pragma once
+// The sans-I/O MQTT session: one implementation of QoS 0/1/2, flow control, topic
+// aliases and keep alive for both the client and the server role. It owns no
+// socket, thread or clock: feed it bytes, packets, requests and "timer fired"
+// (each with the current time), then perform the actions it queued.
+//
+// The object lives as long as the MQTT session, not the network connection: after
+// close_connection / connection_lost it keeps its session_state, and the next
+// connect()/accept() resumes it.
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "mqtt/action.hpp"
+#include "mqtt/packet.hpp"
+#include "mqtt/packet_id_allocator.hpp"
+#include "mqtt/session_state.hpp"
+#include "mqtt/stream_decoder.hpp"
+
+namespace mqtt {
+
+struct session_options {
+    // Deliver QoS 1/2 messages and wait for acknowledge() before PUBACK / PUBREC,
+    // so the application can commit its side effect first.
+    bool manual_ack = false;
+    // Give outgoing PUBLISH packets topic aliases when the peer allows them (5.0).
+    bool auto_topic_alias = false;
+    // 3.1.1 only: resend an unacknowledged PUBLISH/PUBREL after this long while
+    // connected (0 = never, the default), at most max_retransmits times.
+    std::chrono::milliseconds retransmit_interval{0};
+    unsigned max_retransmits = 3;
+    // Bounds on messages waiting to be sent (not yet in flight); 0 = unbounded.
+    std::size_t max_queued_messages = 0;
+    std::size_t max_queued_bytes = 0;
+    // When the server had no session for us (session present = 0), resend
+    // unacknowledged QoS 1/2 PUBLISH as new messages instead of failing them.
+    bool resend_on_session_lost = true;
+    // Packet id space (a small value makes exhaustion testable).
+    std::uint16_t maximum_packet_id = 65535;
+};
+
+namespace detail {
+
+// The role-independent implementation; use client_session / server_session.
+class session_core {
+public:
+    session_core(role r, session_options opts);
+
+    // ---- connection lifecycle
+    void start_connect(const connect& pkt, clock::time_point now);  // client
+    void accept(const connack& ack, clock::time_point now);         // server
+    void receive(std::string_view bytes, clock::time_point now);
+    void receive(packet pkt, clock::time_point now);
+    void timer_fired(timer_id id, clock::time_point now);
+    void connection_lost(clock::time_point now);
+
+    // ---- requests
+    void publish(mqtt::publish msg, std::uint64_t tag, clock::time_point now);
+    void subscribe(mqtt::subscribe pkt, std::uint64_t tag, clock::time_point now);
+    void unsubscribe(mqtt::unsubscribe pkt, std::uint64_t tag, clock::time_point now);
+    void acknowledge(std::uint16_t packet_id, reason_code code, clock::time_point now, properties props = {});
+    void disconnect(mqtt::disconnect pkt, clock::time_point now);
+    void send_control(packet pkt, clock::time_point now); // SUBACK, UNSUBACK, AUTH
+
+    // ---- state
+    std::vector<action>& actions() noexcept { return actions_; }
+    bool is_connected() const noexcept { return phase_ == phase::connected; }
+    std::optional<protocol_version> version() const noexcept { return version_; }
+    session_state state() const;
+    void restore(session_state s);
+    // Fails every queued and in-flight request with `why` and forgets the received ids.
+    void clear(std::error_code why);
+
+    std::size_t inflight_count() const noexcept { return inflight_out_; }
+    std::size_t queued_count() const noexcept { return queued_count_; }
+    std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+    std::uint16_t peer_receive_maximum() const noexcept { return peer_receive_max_; }
+    std::uint32_t peer_maximum_packet_size() const noexcept { return peer_max_packet_; }
+
+private:
+    enum class phase { idle, awaiting_connack, awaiting_accept, connected };
+
+    struct out_item {
+        mqtt::publish msg;
+        outgoing_stage stage = outgoing_stage::queued;
+        std::uint64_t tag = 0;
+        bool sent_this_connection = false;
+        bool ever_sent = false;
+        unsigned retransmits = 0;
+        clock::time_point enqueued_at{};
+        clock::time_point last_sent_at{};
+    };
+    using out_list = std::list<out_item>;
+
+    struct pending_request {
+        bool is_subscribe;
+        std::uint64_t tag;
+    };
+
+    void handle(packet& pkt, clock::time_point now);
+    void on_connect(mqtt::connect& pkt, clock::time_point now);
+    void on_connack(mqtt::connack& pkt, clock::time_point now);
+    void on_publish(mqtt::publish& pkt, clock::time_point now);
+    void on_puback(const mqtt::puback& pkt);
+    void on_pubrec(const mqtt::pubrec& pkt, clock::time_point now);
+    void on_pubrel(const mqtt::pubrel& pkt, clock::time_point now);
+    void on_pubcomp(const mqtt::pubcomp& pkt);
+    void on_suback(mqtt::suback& pkt);
+    void on_unsuback(mqtt::unsuback& pkt);
+
+    void session_started(bool session_present, clock::time_point now);
+    void pump(clock::time_point now);
+    bool transmit(out_item& item, clock::time_point now);
+    void finish(out_list::iterator it, std::error_code ec, reason_code code, properties props);
+    void send(packet pkt, clock::time_point now);
+    void protocol_violation(reason_code code, clock::time_point now);
+    void close(std::error_code reason);
+    void arm_keep_alive(clock::time_point now);
+    void arm_retransmit(clock::time_point now);
+    void reset_connection();
+    std::uint32_t send_limit() const noexcept;
+
+    role role_;
+    session_options opts_;
+    phase phase_ = phase::idle;
+    std::optional<protocol_version> version_;
+    stream_decoder decoder_;
+    std::vector<action> actions_;
+
+    // Outgoing: every accepted message in order; window bookkeeping.
+    out_list out_;
+    out_list::iterator cursor_ = out_.end(); // first item not yet transmitted this connection
+    std::unordered_map<std::uint16_t, out_list::iterator> out_by_id_;
+    packet_id_allocator ids_;
+    std::size_t inflight_out_ = 0;
+    std::size_t queued_count_ = 0;
+    std::size_t queued_bytes_ = 0;
+    std::map<std::uint16_t, pending_request> requests_; // SUBSCRIBE / UNSUBSCRIBE awaiting ack
+
+    // Incoming.
+    std::map<std::uint16_t, bool> qos2_in_;  // id -> PUBREC sent (false: waiting for acknowledge())
+    std::set<std::uint16_t> qos1_unacked_;   // manual-ack QoS 1 ids not yet acknowledged
+    std::uint16_t receive_max_ = 65535;      // ours
+    std::uint32_t max_packet_ = max_packet_size; // ours
+    std::uint16_t alias_max_ = 0;            // ours: aliases the peer may use
+    std::unordered_map<std::uint16_t, buffer> in_aliases_;
+
+    // Limits the peer set.
+    std::uint16_t peer_receive_max_ = 65535;
+    std::uint32_t peer_max_packet_ = max_packet_size;
+    std::uint16_t peer_alias_max_ = 0;
+    std::unordered_map<std::string, std::uint16_t> out_aliases_;
+
+    // Keep alive.
+    std::chrono::milliseconds keep_alive_{0};
+    clock::time_point last_sent_{};
+    clock::time_point last_received_{};
+    std::optional<clock::time_point> ping_sent_;
+};
+
+} // namespace detail
+
+// The session core for one role. Packets the role may not send are rejected at
+// compile time (a client cannot send SUBACK; a server cannot SUBSCRIBE).
+template <role R>
+class basic_session {
+public:
+    explicit basic_session(session_options opts = {}) : core_(R, opts) {}
+
+    void connect(const mqtt::connect& pkt, clock::time_point now)
+        requires(R == role::client)
+    {
+        core_.start_connect(pkt, now);
+    }
+    // Answers a connect_received: a success CONNACK starts (or resumes) the
+    // session; a failure CONNACK is sent and the connection closed.
+    void accept(const connack& ack, clock::time_point now)
+        requires(R == role::server)
+    {
+        core_.accept(ack, now);
+    }
+
+    void receive(std::string_view bytes, clock::time_point now) { core_.receive(bytes, now); }
+    void receive(packet pkt, clock::time_point now) { core_.receive(std::move(pkt), now); }
+    void timer_fired(timer_id id, clock::time_point now) { core_.timer_fired(id, now); }
+    void connection_lost(clock::time_point now) { core_.connection_lost(now); }
+
+    void publish(mqtt::publish msg, std::uint64_t tag, clock::time_point now)
+    {
+        core_.publish(std::move(msg), tag, now);
+    }
+    void subscribe(mqtt::subscribe pkt, std::uint64_t tag, clock::time_point now)
+        requires(R == role::client)
+    {
+        core_.subscribe(std::move(pkt), tag, now);
+    }
+    void unsubscribe(mqtt::unsubscribe pkt, std::uint64_t tag, clock::time_point now)
+        requires(R == role::client)
+    {
+        core_.unsubscribe(std::move(pkt), tag, now);
+    }
+    void acknowledge(std::uint16_t packet_id, reason_code code, clock::time_point now, properties props = {})
+    {
+        core_.acknowledge(packet_id, code, now, std::move(props));
+    }
+    void disconnect(mqtt::disconnect pkt, clock::time_point now) { core_.disconnect(std::move(pkt), now); }
+
+    template <class P>
+        requires(may_send(R, packet_type_of<P>()) &&
+            (std::is_same_v<P, suback> || std::is_same_v<P, unsuback> || std::is_same_v<P, auth>))
+    void send(P pkt, clock::time_point now)
+    {
+        core_.send_control(packet(std::move(pkt)), now);
+    }
+
+    std::vector<action>& actions() noexcept { return core_.actions(); }
+    bool is_connected() const noexcept { return core_.is_connected(); }
+    std::optional<protocol_version> version() const noexcept { return core_.version(); }
+    session_state state() const { return core_.state(); }
+    void restore(session_state s) { core_.restore(std::move(s)); }
+    void clear(std::error_code why) { core_.clear(why); }
+    std::size_t inflight_count() const noexcept { return core_.inflight_count(); }
+    std::size_t queued_count() const noexcept { return core_.queued_count(); }
+    std::size_t queued_bytes() const noexcept { return core_.queued_bytes(); }
+    std::uint16_t peer_receive_maximum() const noexcept { return core_.peer_receive_maximum(); }
+    std::uint32_t peer_maximum_packet_size() const noexcept { return core_.peer_maximum_packet_size(); }
+
+private:
+    detail::session_core core_;
+};
+
+using client_session = basic_session<role::client>;
+using server_session = basic_session<role::server>;
+
+} // namespace mqtt
