@@ -31,6 +31,8 @@ struct deliver_message {
 // The final outcome of a publish request: ec empty and code < 0x80 when the peer
 // acknowledged it (QoS 0: when it was handed to the transport); ec carrying the
 // reason code when the peer rejected it; ec from mqtt::errc when it was dropped.
+// Emitted only for requests made with a non-zero tag (tag 0: nobody waits, as for a
+// broker's QoS 0 fan-out).
 struct publish_done {
     std::uint64_t tag;
     std::error_code ec;
@@ -52,6 +54,11 @@ struct unsubscribe_done {
 
 // Client role: CONNACK with success arrived; the session is up.
 struct connected {
+    connack ack;
+};
+
+// Client role: CONNACK with a failure reason code arrived; close_connection follows.
+struct connection_refused {
     connack ack;
 };
 
@@ -95,7 +102,7 @@ struct close_connection {
 };
 
 using action = std::variant<send_packet, deliver_message, publish_done, subscribe_done, unsubscribe_done,
-    connected, connect_received, subscribe_received, unsubscribe_received, disconnect_received, auth_received,
+    connected, connection_refused, connect_received, subscribe_received, unsubscribe_received, disconnect_received, auth_received,
     set_timer, cancel_timer, close_connection>;
 
 } // namespace mqtt

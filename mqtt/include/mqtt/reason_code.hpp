@@ -9,6 +9,8 @@
 
 namespace mqtt {
 
+enum class packet_type : std::uint8_t;
+
 enum class reason_code : std::uint8_t {
     success = 0x00,
     normal_disconnection = 0x00,
@@ -65,6 +67,11 @@ std::string_view to_string(reason_code rc) noexcept;
 // True for the byte values the spec defines as reason codes (any packet).
 bool is_known_reason_code(std::uint8_t value) noexcept;
 
+// True when the 5.0 spec lists `rc` among the reason codes of a packet of `type`
+// (CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH);
+// false for packet types that carry no reason code.
+bool reason_code_allowed(packet_type type, reason_code rc) noexcept;
+
 const std::error_category& reason_category() noexcept;
 inline std::error_code make_error_code(reason_code rc) noexcept
 {
@@ -102,6 +109,7 @@ enum class errc {
     session_lost,          // the server had no session; state was discarded
     connection_refused,    // CONNACK carried a failure reason code
     invalid_argument,      // a request that can never be valid
+    message_expired,       // Message Expiry Interval passed before it could be sent
 };
 
 const std::error_category& error_category() noexcept;

@@ -102,30 +102,31 @@ private:
     struct pending_request {
         bool is_subscribe;
         std::uint64_t tag;
+        std::size_t count; // filters sent: the ack must carry as many reason codes
     };
 
     void handle(packet& pkt, clock::time_point now);
     void on_connect(mqtt::connect& pkt, clock::time_point now);
     void on_connack(mqtt::connack& pkt, clock::time_point now);
     void on_publish(mqtt::publish& pkt, clock::time_point now);
-    void on_puback(const mqtt::puback& pkt);
+    void on_puback(const mqtt::puback& pkt, clock::time_point now);
     void on_pubrec(const mqtt::pubrec& pkt, clock::time_point now);
     void on_pubrel(const mqtt::pubrel& pkt, clock::time_point now);
-    void on_pubcomp(const mqtt::pubcomp& pkt);
-    void on_suback(mqtt::suback& pkt);
-    void on_unsuback(mqtt::unsuback& pkt);
+    void on_pubcomp(const mqtt::pubcomp& pkt, clock::time_point now);
+    template <class Ack>
+    void on_sub_ack(Ack& pkt, bool is_subscribe, clock::time_point now);
 
     void session_started(bool session_present, clock::time_point now);
     void pump(clock::time_point now);
-    bool transmit(out_item& item, clock::time_point now);
+    void transmit(out_list::iterator it, clock::time_point now);
     void finish(out_list::iterator it, std::error_code ec, reason_code code, properties props);
-    void send(packet pkt, clock::time_point now);
+    bool send(packet pkt, clock::time_point now);
     void protocol_violation(reason_code code, clock::time_point now);
     void close(std::error_code reason);
     void arm_keep_alive(clock::time_point now);
-    void arm_retransmit(clock::time_point now);
+    void arm_retransmit();
     void reset_connection();
-    std::uint32_t send_limit() const noexcept;
+    std::size_t incoming_unacknowledged() const noexcept;
 
     role role_;
     session_options opts_;
@@ -133,30 +134,38 @@ private:
     std::optional<protocol_version> version_;
     stream_decoder decoder_;
     std::vector<action> actions_;
+    std::vector<packet> held_; // server: packets after CONNECT, processed once accepted
+    bool clean_start_sent_ = false;
+    std::uint64_t closes_ = 0; // counts close() calls, to stop processing a closed connection's bytes
 
-    // Outgoing: every accepted message in order; window bookkeeping.
+    // Outgoing: every accepted message in order. Items before cursor_ have been
+    // transmitted on this connection; from cursor_ on they wait (window, ids).
     out_list out_;
-    out_list::iterator cursor_ = out_.end(); // first item not yet transmitted this connection
+    out_list::iterator cursor_;
     std::unordered_map<std::uint16_t, out_list::iterator> out_by_id_;
     packet_id_allocator ids_;
     std::size_t inflight_out_ = 0;
     std::size_t queued_count_ = 0;
     std::size_t queued_bytes_ = 0;
     std::map<std::uint16_t, pending_request> requests_; // SUBSCRIBE / UNSUBSCRIBE awaiting ack
+    bool retransmit_armed_ = false;
 
     // Incoming.
-    std::map<std::uint16_t, bool> qos2_in_;  // id -> PUBREC sent (false: waiting for acknowledge())
-    std::set<std::uint16_t> qos1_unacked_;   // manual-ack QoS 1 ids not yet acknowledged
-    std::uint16_t receive_max_ = 65535;      // ours
+    std::map<std::uint16_t, bool> qos2_in_; // id -> PUBREC sent (false: waiting for acknowledge())
+    std::set<std::uint16_t> qos1_unacked_;  // manual-ack QoS 1 ids not yet acknowledged
+    std::uint16_t receive_max_ = 65535;     // ours
     std::uint32_t max_packet_ = max_packet_size; // ours
-    std::uint16_t alias_max_ = 0;            // ours: aliases the peer may use
+    std::uint16_t alias_max_ = 0;           // ours: aliases the peer may use
+    std::uint8_t max_qos_ = 2;              // server: Maximum QoS it granted
+    bool retain_available_ = true;          // server: Retain Available it granted
     std::unordered_map<std::uint16_t, buffer> in_aliases_;
 
     // Limits the peer set.
     std::uint16_t peer_receive_max_ = 65535;
     std::uint32_t peer_max_packet_ = max_packet_size;
     std::uint16_t peer_alias_max_ = 0;
-    std::unordered_map<std::string, std::uint16_t> out_aliases_;
+    std::unordered_map<std::string_view, std::uint16_t> out_aliases_;
+    std::vector<buffer> out_alias_topics_; // owns the keys of out_aliases_
 
     // Keep alive.
     std::chrono::milliseconds keep_alive_{0};

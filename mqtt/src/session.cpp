@@ -1,0 +1,914 @@
+// The QoS state machines of both roles (spec 4.3, 4.4, 4.6, 4.9), flow control,
+// topic aliases and keep alive. See session.hpp for the model.
+#include "mqtt/session.hpp"
+
+#include <algorithm>
+
+#include "mqtt/codec.hpp"
+#include "mqtt/topic.hpp"
+
+namespace mqtt::detail {
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::uint8_t qos_value(mqtt::qos q) noexcept { return static_cast<std::uint8_t>(q); }
+
+template <class T>
+T integer_property(const properties& props, property_id id, T fallback)
+{
+    auto v = props.get_integer(id);
+    return v ? static_cast<T>(*v) : fallback;
+}
+
+} // namespace
+
+session_core::session_core(role r, session_options opts)
+    : role_(r),
+      opts_(opts),
+      decoder_(max_packet_size, r == role::client ? std::optional<protocol_version>() : std::nullopt),
+      cursor_(out_.end()),
+      ids_(opts.maximum_packet_id)
+{
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+void session_core::start_connect(const connect& pkt, clock::time_point now)
+{
+    if (phase_ != phase::idle)
+        close({});
+    version_ = pkt.version;
+    clean_start_sent_ = pkt.clean_start;
+    receive_max_ = integer_property<std::uint16_t>(pkt.props, property_id::receive_maximum, 65535);
+    max_packet_ = integer_property<std::uint32_t>(pkt.props, property_id::maximum_packet_size, max_packet_size);
+    alias_max_ = integer_property<std::uint16_t>(pkt.props, property_id::topic_alias_maximum, 0);
+    if (pkt.version != protocol_version::v5) {
+        receive_max_ = 65535;
+        max_packet_ = max_packet_size;
+        alias_max_ = 0;
+    }
+    decoder_ = stream_decoder(max_packet_, pkt.version);
+    peer_receive_max_ = 65535;
+    peer_max_packet_ = max_packet_size;
+    peer_alias_max_ = 0;
+    keep_alive_ = seconds(pkt.keep_alive);
+    phase_ = phase::awaiting_connack;
+    last_received_ = now;
+    send(pkt, now);
+}
+
+void session_core::accept(const connack& ack, clock::time_point now)
+{
+    if (phase_ != phase::awaiting_accept)
+        return;
+    if (is_error(ack.code)) {
+        connack refusal = ack;
+        refusal.session_present = false; // [MQTT-3.2.2-6] / [MQTT-3.2.2-4]
+        send(refusal, now);
+        close(make_error_code(ack.code));
+        return;
+    }
+    if (*version_ == protocol_version::v5) {
+        receive_max_ = integer_property<std::uint16_t>(ack.props, property_id::receive_maximum, 65535);
+        max_packet_ = integer_property<std::uint32_t>(ack.props, property_id::maximum_packet_size, max_packet_size);
+        alias_max_ = integer_property<std::uint16_t>(ack.props, property_id::topic_alias_maximum, 0);
+        max_qos_ = integer_property<std::uint8_t>(ack.props, property_id::maximum_qos, 2);
+        retain_available_ = integer_property<std::uint8_t>(ack.props, property_id::retain_available, 1) != 0;
+        if (auto ka = ack.props.get_integer(property_id::server_keep_alive))
+            keep_alive_ = seconds(*ka);
+        decoder_.set_maximum_packet_size(max_packet_);
+    }
+    send(ack, now);
+    session_started(ack.session_present, now);
+    // Packets the client sent right after CONNECT are processed only now [MQTT-3.1.4-5].
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& p : held) {
+        if (phase_ != phase::connected)
+            break;
+        handle(p, now);
+    }
+}
+
+void session_core::receive(std::string_view bytes, clock::time_point now)
+{
+    if (role_ == role::client && phase_ == phase::idle)
+        return; // nothing is expected on a closed connection
+    decoder_.feed(bytes);
+    while (true) {
+        auto next = decoder_.next();
+        if (!next)
+            return;
+        if (!*next) {
+            auto code = to_reason_code(next->error());
+            if (role_ == role::server && phase_ == phase::idle && code == reason_code::unsupported_protocol_version) {
+                // Answer in the 3.1.1 form every client version understands [MQTT-3.1.2-2].
+                version_ = protocol_version::v3_1_1;
+                send(connack{false, reason_code::unsupported_protocol_version, {}}, now);
+                close(make_error_code(code));
+                return;
+            }
+            protocol_violation(code, now);
+            return;
+        }
+        auto closes_before = closes_;
+        handle(next->value(), now);
+        if (closes_ != closes_before)
+            return; // the rest belongs to a connection that is gone
+    }
+}
+
+void session_core::receive(packet pkt, clock::time_point now)
+{
+    if (role_ == role::client && phase_ == phase::idle)
+        return;
+    handle(pkt, now);
+}
+
+void session_core::connection_lost(clock::time_point)
+{
+    if (phase_ == phase::idle && held_.empty())
+        return;
+    actions_.emplace_back(cancel_timer{timer_id::keep_alive});
+    actions_.emplace_back(cancel_timer{timer_id::retransmit});
+    reset_connection();
+}
+
+void session_core::close(std::error_code reason)
+{
+    ++closes_;
+    actions_.emplace_back(cancel_timer{timer_id::keep_alive});
+    actions_.emplace_back(cancel_timer{timer_id::retransmit});
+    actions_.emplace_back(close_connection{reason});
+    reset_connection();
+}
+
+void session_core::reset_connection()
+{
+    phase_ = phase::idle;
+    held_.clear();
+    for (auto& [id, req] : requests_) {
+        ids_.release(id);
+        if (req.is_subscribe)
+            actions_.emplace_back(subscribe_done{req.tag, make_error_code(errc::connection_lost), {}});
+        else
+            actions_.emplace_back(unsubscribe_done{req.tag, make_error_code(errc::connection_lost), {}});
+    }
+    requests_.clear();
+    qos1_unacked_.clear(); // the peer resends them with DUP set
+    in_aliases_.clear();   // aliases live only as long as the connection [MQTT-3.3.2-7]
+    out_aliases_.clear();
+    out_alias_topics_.clear();
+    inflight_out_ = 0;
+    queued_count_ = 0;
+    queued_bytes_ = 0;
+    for (auto& item : out_) {
+        item.sent_this_connection = false;
+        ++queued_count_;
+        queued_bytes_ += item.msg.payload.size();
+    }
+    cursor_ = out_.begin();
+    ping_sent_.reset();
+    retransmit_armed_ = false;
+    if (role_ == role::server)
+        version_.reset(); // the next connection's CONNECT says
+    decoder_ = stream_decoder(max_packet_, version_);
+}
+
+void session_core::session_started(bool session_present, clock::time_point now)
+{
+    phase_ = phase::connected;
+    last_received_ = now;
+    last_sent_ = now;
+    if (!session_present) {
+        // The peer has no state for us: nothing can be released or resumed.
+        qos2_in_.clear();
+        for (auto it = out_.begin(); it != out_.end();) {
+            auto current = it++;
+            if (current->stage == outgoing_stage::awaiting_comp) {
+                // PUBREC was received: the peer took ownership of the message.
+                finish(current, {}, reason_code::success, {});
+            } else if (current->stage == outgoing_stage::awaiting_ack) {
+                if (opts_.resend_on_session_lost) {
+                    current->stage = outgoing_stage::queued;
+                    current->ever_sent = false; // a new message for the new session
+                    current->retransmits = 0;
+                } else {
+                    finish(current, make_error_code(errc::session_lost), reason_code::unspecified_error, {});
+                }
+            }
+        }
+    }
+    arm_keep_alive(now);
+    pump(now);
+}
+
+// ---------------------------------------------------------------- receiving
+
+void session_core::handle(packet& pkt, clock::time_point now)
+{
+    last_received_ = now;
+    ping_sent_.reset();
+    const auto type = type_of(pkt);
+
+    if (may_send(role_, type) && type != packet_type::publish && !(type >= packet_type::puback && type <= packet_type::pubcomp)
+        && type != packet_type::disconnect && type != packet_type::auth) {
+        // A packet only our own role may send (e.g. SUBACK to a server).
+        protocol_violation(reason_code::protocol_error, now);
+        return;
+    }
+
+    if (role_ == role::server) {
+        if (phase_ == phase::idle) {
+            if (type != packet_type::connect) {
+                protocol_violation(reason_code::protocol_error, now); // [MQTT-3.1.0-1]
+                return;
+            }
+            on_connect(std::get<mqtt::connect>(pkt), now);
+            return;
+        }
+        if (type == packet_type::connect) {
+            protocol_violation(reason_code::protocol_error, now); // [MQTT-3.1.0-2]
+            return;
+        }
+        if (phase_ == phase::awaiting_accept && type != packet_type::auth && type != packet_type::disconnect) {
+            if (held_.size() >= 1024) {
+                protocol_violation(reason_code::receive_maximum_exceeded, now);
+                return;
+            }
+            held_.push_back(std::move(pkt));
+            return;
+        }
+    } else if (phase_ == phase::awaiting_connack && type != packet_type::connack && type != packet_type::auth
+        && type != packet_type::disconnect) {
+        protocol_violation(reason_code::protocol_error, now); // the first packet from a server is CONNACK
+        return;
+    }
+
+    switch (type) {
+    case packet_type::connack:
+        on_connack(std::get<connack>(pkt), now);
+        break;
+    case packet_type::publish:
+        on_publish(std::get<mqtt::publish>(pkt), now);
+        break;
+    case packet_type::puback:
+        on_puback(std::get<puback>(pkt), now);
+        break;
+    case packet_type::pubrec:
+        on_pubrec(std::get<pubrec>(pkt), now);
+        break;
+    case packet_type::pubrel:
+        on_pubrel(std::get<pubrel>(pkt), now);
+        break;
+    case packet_type::pubcomp:
+        on_pubcomp(std::get<pubcomp>(pkt), now);
+        break;
+    case packet_type::subscribe:
+        actions_.emplace_back(subscribe_received{std::move(std::get<mqtt::subscribe>(pkt))});
+        break;
+    case packet_type::unsubscribe:
+        actions_.emplace_back(unsubscribe_received{std::move(std::get<mqtt::unsubscribe>(pkt))});
+        break;
+    case packet_type::suback:
+        on_sub_ack(std::get<suback>(pkt), true, now);
+        break;
+    case packet_type::unsuback:
+        on_sub_ack(std::get<unsuback>(pkt), false, now);
+        break;
+    case packet_type::pingreq:
+        send(pingresp{}, now); // [MQTT-3.12.4-1]
+        break;
+    case packet_type::pingresp:
+        break;
+    case packet_type::disconnect: {
+        auto& d = std::get<mqtt::disconnect>(pkt);
+        auto reason = is_error(d.code) ? make_error_code(d.code) : std::error_code();
+        actions_.emplace_back(disconnect_received{std::move(d)});
+        close(reason);
+        break;
+    }
+    case packet_type::auth:
+        if (version_ != protocol_version::v5) {
+            protocol_violation(reason_code::protocol_error, now);
+            break;
+        }
+        actions_.emplace_back(auth_received{std::move(std::get<auth>(pkt))});
+        break;
+    case packet_type::connect:
+        break; // handled above
+    }
+}
+
+void session_core::on_connect(mqtt::connect& pkt, clock::time_point now)
+{
+    version_ = pkt.version;
+    decoder_.set_version(pkt.version);
+    keep_alive_ = seconds(pkt.keep_alive);
+    peer_receive_max_ = 65535;
+    peer_max_packet_ = max_packet_size;
+    peer_alias_max_ = 0;
+    receive_max_ = 65535;
+    max_packet_ = max_packet_size;
+    alias_max_ = 0;
+    max_qos_ = 2;
+    retain_available_ = true;
+    if (pkt.version == protocol_version::v5) {
+        peer_receive_max_ = integer_property<std::uint16_t>(pkt.props, property_id::receive_maximum, 65535);
+        peer_max_packet_ = integer_property<std::uint32_t>(pkt.props, property_id::maximum_packet_size, max_packet_size);
+        peer_alias_max_ = integer_property<std::uint16_t>(pkt.props, property_id::topic_alias_maximum, 0);
+    }
+    last_received_ = now;
+    phase_ = phase::awaiting_accept;
+    actions_.emplace_back(connect_received{std::move(pkt)});
+}
+
+void session_core::on_connack(connack& pkt, clock::time_point now)
+{
+    if (phase_ != phase::awaiting_connack) {
+        protocol_violation(reason_code::protocol_error, now);
+        return;
+    }
+    if (is_error(pkt.code)) {
+        auto code = pkt.code;
+        actions_.emplace_back(connection_refused{std::move(pkt)});
+        close(make_error_code(code));
+        return;
+    }
+    if (pkt.session_present && clean_start_sent_) {
+        // A server cannot have kept a session we asked it to discard [MQTT-3.2.2-2] (5.0) / [MQTT-3.2.2-1] (3.1.1).
+        protocol_violation(reason_code::protocol_error, now);
+        return;
+    }
+    if (*version_ == protocol_version::v5) {
+        peer_receive_max_ = integer_property<std::uint16_t>(pkt.props, property_id::receive_maximum, 65535);
+        peer_max_packet_ = integer_property<std::uint32_t>(pkt.props, property_id::maximum_packet_size, max_packet_size);
+        peer_alias_max_ = integer_property<std::uint16_t>(pkt.props, property_id::topic_alias_maximum, 0);
+        if (auto ka = pkt.props.get_integer(property_id::server_keep_alive))
+            keep_alive_ = seconds(*ka); // [MQTT-3.2.2-21]
+    }
+    actions_.emplace_back(connected{pkt});
+    session_started(pkt.session_present, now);
+}
+
+std::size_t session_core::incoming_unacknowledged() const noexcept
+{
+    return qos1_unacked_.size() + qos2_in_.size();
+}
+
+void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
+{
+    if (*version_ == protocol_version::v5) {
+        if (auto alias = pkt.props.get_integer(property_id::topic_alias)) {
+            if (*alias == 0 || *alias > alias_max_) {
+                protocol_violation(reason_code::topic_alias_invalid, now); // [MQTT-3.3.2-9] / [MQTT-3.3.2-10]
+                return;
+            }
+            auto key = static_cast<std::uint16_t>(*alias);
+            if (!pkt.topic.empty()) {
+                in_aliases_[key] = pkt.topic;
+            } else {
+                auto found = in_aliases_.find(key);
+                if (found == in_aliases_.end()) {
+                    protocol_violation(reason_code::protocol_error, now);
+                    return;
+                }
+                pkt.topic = found->second;
+            }
+            pkt.props.remove(property_id::topic_alias); // connection-scoped: not part of the message
+        } else if (pkt.topic.empty()) {
+            protocol_violation(reason_code::protocol_error, now);
+            return;
+        }
+        if (role_ == role::server) {
+            if (qos_value(pkt.qos) > max_qos_) {
+                protocol_violation(reason_code::qos_not_supported, now); // [MQTT-3.2.2-11]
+                return;
+            }
+            if (pkt.retain && !retain_available_) {
+                protocol_violation(reason_code::retain_not_supported, now); // [MQTT-3.2.2-14]
+                return;
+            }
+        }
+    }
+
+    const auto id = pkt.packet_id;
+    switch (pkt.qos) {
+    case qos::at_most_once:
+        actions_.emplace_back(deliver_message{std::move(pkt)});
+        return;
+    case qos::at_least_once:
+        if (opts_.manual_ack) {
+            if (qos1_unacked_.count(id))
+                return; // still with the application; its acknowledgment answers both
+            if (incoming_unacknowledged() >= receive_max_) {
+                protocol_violation(reason_code::receive_maximum_exceeded, now); // [MQTT-3.3.4-9]
+                return;
+            }
+            qos1_unacked_.insert(id);
+            actions_.emplace_back(deliver_message{std::move(pkt)});
+        } else {
+            actions_.emplace_back(deliver_message{std::move(pkt)});
+            send(puback{id, reason_code::success, {}}, now); // [MQTT-4.3.2-2]
+        }
+        return;
+    case qos::exactly_once: {
+        auto found = qos2_in_.find(id);
+        if (found != qos2_in_.end()) {
+            // A duplicate, however many times it comes: never delivered again
+            // [MQTT-4.3.3-9] / [MQTT-4.3.3-10]; PUBREC again once we have sent one.
+            if (found->second)
+                send(pubrec{id, reason_code::success, {}}, now);
+            return;
+        }
+        if (incoming_unacknowledged() >= receive_max_) {
+            protocol_violation(reason_code::receive_maximum_exceeded, now);
+            return;
+        }
+        qos2_in_.emplace(id, !opts_.manual_ack);
+        actions_.emplace_back(deliver_message{std::move(pkt)});
+        if (!opts_.manual_ack)
+            send(pubrec{id, reason_code::success, {}}, now);
+        return;
+    }
+    }
+}
+
+void session_core::acknowledge(std::uint16_t packet_id, reason_code code, clock::time_point now, properties props)
+{
+    if (version_ != protocol_version::v5) {
+        code = reason_code::success;
+        props.clear();
+    }
+    if (qos1_unacked_.erase(packet_id)) {
+        if (phase_ == phase::connected)
+            send(puback{packet_id, code, std::move(props)}, now);
+        return;
+    }
+    auto found = qos2_in_.find(packet_id);
+    if (found == qos2_in_.end() || found->second)
+        return;
+    if (is_error(code)) {
+        qos2_in_.erase(found); // the exchange ends with this PUBREC [MQTT-4.3.3-?]
+    } else {
+        found->second = true;
+    }
+    if (phase_ == phase::connected)
+        send(pubrec{packet_id, code, std::move(props)}, now);
+}
+
+void session_core::on_pubrel(const pubrel& pkt, clock::time_point now)
+{
+    if (qos2_in_.erase(pkt.packet_id)) {
+        send(pubcomp{pkt.packet_id, reason_code::success, {}}, now); // [MQTT-4.3.3-11]
+        return;
+    }
+    // Already released (a resent PUBREL): still completes the sender's flow.
+    auto code = version_ == protocol_version::v5 ? reason_code::packet_identifier_not_found : reason_code::success;
+    send(pubcomp{pkt.packet_id, code, {}}, now);
+}
+
+void session_core::on_puback(const puback& pkt, clock::time_point now)
+{
+    auto found = out_by_id_.find(pkt.packet_id);
+    if (found == out_by_id_.end())
+        return;
+    auto it = found->second;
+    if (it->msg.qos != qos::at_least_once || it->stage != outgoing_stage::awaiting_ack)
+        return;
+    finish(it, is_error(pkt.code) ? make_error_code(pkt.code) : std::error_code(), pkt.code, pkt.props);
+    pump(now);
+}
+
+void session_core::on_pubrec(const pubrec& pkt, clock::time_point now)
+{
+    auto found = out_by_id_.find(pkt.packet_id);
+    if (found == out_by_id_.end() || found->second->msg.qos != qos::exactly_once) {
+        auto code = version_ == protocol_version::v5 ? reason_code::packet_identifier_not_found : reason_code::success;
+        send(pubrel{pkt.packet_id, code, {}}, now);
+        return;
+    }
+    auto it = found->second;
+    if (it->stage == outgoing_stage::queued)
+        return;
+    if (it->stage == outgoing_stage::awaiting_ack) {
+        if (is_error(pkt.code)) {
+            // A failure PUBREC ends the exchange and frees the window slot.
+            finish(it, make_error_code(pkt.code), pkt.code, pkt.props);
+            pump(now);
+            return;
+        }
+        it->stage = outgoing_stage::awaiting_comp;
+        it->msg.payload = buffer(); // never resent after PUBREL [MQTT-4.3.3-5]
+        it->retransmits = 0;
+    }
+    it->last_sent_at = now;
+    send(pubrel{pkt.packet_id, reason_code::success, {}}, now); // [MQTT-4.3.3-4]
+}
+
+void session_core::on_pubcomp(const pubcomp& pkt, clock::time_point now)
+{
+    auto found = out_by_id_.find(pkt.packet_id);
+    if (found == out_by_id_.end() || found->second->stage != outgoing_stage::awaiting_comp)
+        return;
+    finish(found->second, {}, pkt.code, pkt.props);
+    pump(now);
+}
+
+template <class Ack>
+void session_core::on_sub_ack(Ack& pkt, bool is_subscribe, clock::time_point now)
+{
+    auto found = requests_.find(pkt.packet_id);
+    if (found == requests_.end() || found->second.is_subscribe != is_subscribe) {
+        protocol_violation(reason_code::protocol_error, now);
+        return;
+    }
+    bool count_ok = pkt.codes.size() == found->second.count || (!is_subscribe && version_ != protocol_version::v5);
+    if (!count_ok) {
+        protocol_violation(reason_code::protocol_error, now); // [MQTT-3.8.4-6] / [MQTT-3.10.4-5]
+        return;
+    }
+    auto tag = found->second.tag;
+    ids_.release(pkt.packet_id);
+    requests_.erase(found);
+    if constexpr (std::is_same_v<Ack, mqtt::suback>)
+        actions_.emplace_back(subscribe_done{tag, {}, std::move(pkt)});
+    else
+        actions_.emplace_back(unsubscribe_done{tag, {}, std::move(pkt)});
+}
+
+// ---------------------------------------------------------------- sending
+
+bool session_core::send(packet pkt, clock::time_point now)
+{
+    if (!version_)
+        return false;
+    if (peer_max_packet_ < max_packet_size && !std::holds_alternative<mqtt::publish>(pkt)) {
+        // Too large for the peer: drop what the spec lets us drop [MQTT-3.1.2-25].
+        auto size = encoded_size(pkt, *version_);
+        if (size && *size > peer_max_packet_) {
+            std::visit(
+                [](auto& p) {
+                    if constexpr (requires { p.props; }) {
+                        p.props.remove(property_id::reason_string);
+                        p.props.remove(property_id::user_property);
+                    }
+                },
+                pkt);
+        }
+    }
+    last_sent_ = now;
+    actions_.emplace_back(send_packet{std::move(pkt)});
+    return true;
+}
+
+void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_point now)
+{
+    auto fail = [&](std::error_code ec, reason_code code) {
+        if (tag != 0)
+            actions_.emplace_back(publish_done{tag, ec, code, {}});
+    };
+    if (validate_topic_name(msg.topic) || qos_value(msg.qos) > 2) {
+        fail(make_error_code(reason_code::topic_name_invalid), reason_code::topic_name_invalid);
+        return;
+    }
+    msg.dup = false;
+    msg.packet_id = 0;
+    msg.props.remove(property_id::topic_alias); // aliases are ours to assign per connection
+    if (role_ == role::client)
+        msg.props.remove(property_id::subscription_identifier); // [MQTT-3.3.4-6]
+
+    // The bounds apply to what has to wait, not to what goes out at once.
+    bool goes_out_now = phase_ == phase::connected && cursor_ == out_.end()
+        && (msg.qos == qos::at_most_once || inflight_out_ < peer_receive_max_);
+    if (!goes_out_now
+        && ((opts_.max_queued_messages && queued_count_ >= opts_.max_queued_messages)
+            || (opts_.max_queued_bytes && queued_bytes_ + msg.payload.size() > opts_.max_queued_bytes))) {
+        fail(make_error_code(errc::queue_full), reason_code::quota_exceeded);
+        return;
+    }
+    auto bytes = msg.payload.size();
+    out_.push_back(out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, now, {}});
+    if (cursor_ == out_.end())
+        cursor_ = std::prev(out_.end());
+    ++queued_count_;
+    queued_bytes_ += bytes;
+    pump(now);
+}
+
+void session_core::pump(clock::time_point now)
+{
+    if (phase_ != phase::connected)
+        return;
+    while (cursor_ != out_.end()) {
+        auto it = cursor_;
+        if (it->msg.qos != qos::at_most_once) {
+            if (inflight_out_ >= peer_receive_max_)
+                break; // [MQTT-4.9.0-2]: wait for the window
+            if (it->msg.packet_id == 0) {
+                auto id = ids_.allocate();
+                if (!id)
+                    break; // every id is in flight; an acknowledgment frees one
+                it->msg.packet_id = *id;
+                out_by_id_[*id] = it;
+            }
+        }
+        ++cursor_;
+        transmit(it, now);
+    }
+}
+
+void session_core::transmit(out_list::iterator it, clock::time_point now)
+{
+    auto& item = *it;
+    auto mark_sent = [&] {
+        --queued_count_;
+        queued_bytes_ -= item.msg.payload.size();
+        item.sent_this_connection = true;
+    };
+    if (item.stage == outgoing_stage::awaiting_comp) {
+        // After PUBREL the PUBLISH is never sent again; resend PUBREL [MQTT-4.4.0-1].
+        mark_sent();
+        item.last_sent_at = now;
+        ++inflight_out_;
+        send(pubrel{item.msg.packet_id, reason_code::success, {}}, now);
+        arm_retransmit();
+        return;
+    }
+
+    mqtt::publish out = item.msg;
+    if (*version_ == protocol_version::v5 && !item.ever_sent) {
+        if (auto expiry = out.props.get_integer(property_id::message_expiry_interval)) {
+            auto waited = std::chrono::duration_cast<seconds>(now - item.enqueued_at).count();
+            if (waited >= static_cast<long long>(*expiry)) {
+                // Expired before onward delivery started: dropped [MQTT-3.3.2-5].
+                finish(it, make_error_code(errc::message_expired), reason_code::unspecified_error, {});
+                return;
+            }
+            // The receiver sees the time that is left [MQTT-3.3.2-6].
+            out.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(*expiry - static_cast<std::uint32_t>(waited)));
+        }
+    }
+    // Resent PUBLISH packets carry DUP=1 [MQTT-4.4.0-2] (5.0) / [MQTT-3.3.1-1].
+    out.dup = item.ever_sent && out.qos != qos::at_most_once;
+    if (*version_ == protocol_version::v5 && peer_alias_max_ > 0 && opts_.auto_topic_alias) {
+        auto found = out_aliases_.find(out.topic.view());
+        if (found != out_aliases_.end()) {
+            out.props.set(property_id::topic_alias, found->second);
+            out.topic = buffer();
+        } else if (out_aliases_.size() < peer_alias_max_) {
+            auto alias = static_cast<std::uint16_t>(out_aliases_.size() + 1);
+            out_alias_topics_.push_back(out.topic);
+            out_aliases_.emplace(out_alias_topics_.back().view(), alias);
+            out.props.set(property_id::topic_alias, alias);
+        }
+    }
+    if (peer_max_packet_ < max_packet_size) {
+        auto size = encoded_size(out, *version_);
+        if (!size || *size > peer_max_packet_) {
+            // Larger than the peer accepts: it is not sent [MQTT-3.1.2-24] (5.0).
+            finish(it, make_error_code(reason_code::packet_too_large), reason_code::packet_too_large, {});
+            return;
+        }
+    }
+    send(std::move(out), now);
+    mark_sent();
+    item.ever_sent = true;
+    item.last_sent_at = now;
+    if (item.msg.qos == qos::at_most_once) {
+        finish(it, {}, reason_code::success, {});
+        return;
+    }
+    item.stage = outgoing_stage::awaiting_ack;
+    ++inflight_out_;
+    arm_retransmit();
+}
+
+void session_core::finish(out_list::iterator it, std::error_code ec, reason_code code, properties props)
+{
+    if (it->msg.qos != qos::at_most_once && it->msg.packet_id != 0) {
+        out_by_id_.erase(it->msg.packet_id);
+        ids_.release(it->msg.packet_id);
+    }
+    if (it->sent_this_connection) {
+        if (it->msg.qos != qos::at_most_once)
+            --inflight_out_;
+    } else {
+        --queued_count_;
+        queued_bytes_ -= it->msg.payload.size();
+    }
+    if (it == cursor_)
+        ++cursor_;
+    if (it->tag != 0)
+        actions_.emplace_back(publish_done{it->tag, ec, code, std::move(props)});
+    out_.erase(it);
+}
+
+void session_core::subscribe(mqtt::subscribe pkt, std::uint64_t tag, clock::time_point now)
+{
+    auto fail = [&](std::error_code ec) { actions_.emplace_back(subscribe_done{tag, ec, {}}); };
+    if (phase_ != phase::connected)
+        return fail(make_error_code(errc::not_connected));
+    if (pkt.subscriptions.empty())
+        return fail(make_error_code(errc::invalid_argument)); // [MQTT-3.8.3-3]
+    for (auto& s : pkt.subscriptions)
+        if (validate_topic_filter(s.filter))
+            return fail(make_error_code(reason_code::topic_filter_invalid));
+    auto id = ids_.allocate();
+    if (!id)
+        return fail(make_error_code(errc::packet_id_exhausted));
+    pkt.packet_id = *id;
+    requests_[*id] = pending_request{true, tag, pkt.subscriptions.size()};
+    send(std::move(pkt), now);
+}
+
+void session_core::unsubscribe(mqtt::unsubscribe pkt, std::uint64_t tag, clock::time_point now)
+{
+    auto fail = [&](std::error_code ec) { actions_.emplace_back(unsubscribe_done{tag, ec, {}}); };
+    if (phase_ != phase::connected)
+        return fail(make_error_code(errc::not_connected));
+    if (pkt.filters.empty())
+        return fail(make_error_code(errc::invalid_argument)); // [MQTT-3.10.3-2]
+    for (auto& f : pkt.filters)
+        if (validate_topic_filter(f))
+            return fail(make_error_code(reason_code::topic_filter_invalid));
+    auto id = ids_.allocate();
+    if (!id)
+        return fail(make_error_code(errc::packet_id_exhausted));
+    pkt.packet_id = *id;
+    requests_[*id] = pending_request{false, tag, pkt.filters.size()};
+    send(std::move(pkt), now);
+}
+
+void session_core::disconnect(mqtt::disconnect pkt, clock::time_point now)
+{
+    if (phase_ == phase::idle)
+        return;
+    // A 3.1.1 server has no DISCONNECT to send; it just closes.
+    if (role_ == role::client || version_ == protocol_version::v5)
+        send(std::move(pkt), now);
+    close({});
+}
+
+void session_core::send_control(packet pkt, clock::time_point now)
+{
+    if (phase_ != phase::connected && !(phase_ == phase::awaiting_accept && std::holds_alternative<auth>(pkt))
+        && !(phase_ == phase::awaiting_connack && std::holds_alternative<auth>(pkt)))
+        return;
+    send(std::move(pkt), now);
+}
+
+void session_core::protocol_violation(reason_code code, clock::time_point now)
+{
+    if (version_ == protocol_version::v5) {
+        if (role_ == role::server && phase_ == phase::idle)
+            send(connack{false, code, {}}, now); // an error in CONNECT [MQTT-4.13.1-1]
+        else if (phase_ != phase::idle && phase_ != phase::awaiting_accept)
+            send(mqtt::disconnect{code, {}}, now); // [MQTT-4.13.2-1]
+        else if (phase_ == phase::awaiting_accept)
+            send(connack{false, code, {}}, now);
+    }
+    close(make_error_code(code));
+}
+
+// ---------------------------------------------------------------- timers
+
+void session_core::arm_keep_alive(clock::time_point)
+{
+    if (keep_alive_.count() == 0 || phase_ != phase::connected)
+        return;
+    clock::time_point at;
+    if (role_ == role::server) {
+        at = last_received_ + keep_alive_ * 3 / 2; // [MQTT-3.1.2-22] (5.0) / [MQTT-3.1.2-24] (3.1.1)
+    } else if (ping_sent_) {
+        at = std::max(last_received_ + keep_alive_ * 3 / 2, *ping_sent_ + keep_alive_ / 2);
+    } else {
+        at = std::min(last_sent_, last_received_) + keep_alive_;
+    }
+    actions_.emplace_back(set_timer{timer_id::keep_alive, at});
+}
+
+void session_core::arm_retransmit()
+{
+    if (retransmit_armed_ || opts_.retransmit_interval.count() == 0 || version_ != protocol_version::v3_1_1)
+        return;
+    clock::time_point earliest = clock::time_point::max();
+    for (auto& item : out_)
+        if (item.sent_this_connection && item.retransmits < opts_.max_retransmits)
+            earliest = std::min(earliest, item.last_sent_at);
+    if (earliest == clock::time_point::max())
+        return;
+    retransmit_armed_ = true;
+    actions_.emplace_back(set_timer{timer_id::retransmit, earliest + opts_.retransmit_interval});
+}
+
+void session_core::timer_fired(timer_id id, clock::time_point now)
+{
+    if (phase_ != phase::connected)
+        return;
+    if (id == timer_id::retransmit) {
+        retransmit_armed_ = false;
+        for (auto& item : out_) {
+            if (!item.sent_this_connection || item.retransmits >= opts_.max_retransmits
+                || now - item.last_sent_at < opts_.retransmit_interval)
+                continue;
+            ++item.retransmits;
+            item.last_sent_at = now;
+            if (item.stage == outgoing_stage::awaiting_comp) {
+                send(pubrel{item.msg.packet_id, reason_code::success, {}}, now);
+            } else {
+                auto again = item.msg;
+                again.dup = true;
+                send(std::move(again), now);
+            }
+        }
+        arm_retransmit();
+        return;
+    }
+
+    if (role_ == role::server) {
+        if (now >= last_received_ + keep_alive_ * 3 / 2) {
+            protocol_violation(reason_code::keep_alive_timeout, now);
+            return;
+        }
+    } else if (ping_sent_) {
+        if (now >= std::max(last_received_ + keep_alive_ * 3 / 2, *ping_sent_ + keep_alive_ / 2)) {
+            close(make_error_code(errc::timeout));
+            return;
+        }
+    } else if (now >= std::min(last_sent_, last_received_) + keep_alive_) {
+        send(pingreq{}, now); // [MQTT-3.1.2-23] (3.1.1) / [MQTT-3.1.2-20] (5.0)
+        ping_sent_ = now;
+    }
+    arm_keep_alive(now);
+}
+
+// ---------------------------------------------------------------- state
+
+session_state session_core::state() const
+{
+    session_state s;
+    for (auto& item : out_) {
+        if (item.msg.qos == qos::at_most_once)
+            continue; // at most once: not part of the session state
+        auto stage = item.stage;
+        if (stage == outgoing_stage::awaiting_ack && !item.ever_sent)
+            stage = outgoing_stage::queued;
+        outgoing_message m{item.msg, stage};
+        m.msg.dup = item.ever_sent && stage == outgoing_stage::awaiting_ack;
+        s.outgoing.push_back(std::move(m));
+    }
+    for (auto& [id, pubrec_sent] : qos2_in_)
+        if (pubrec_sent)
+            s.qos2_received.push_back(id);
+    return s;
+}
+
+void session_core::restore(session_state s)
+{
+    out_.clear();
+    out_by_id_.clear();
+    ids_.clear();
+    qos2_in_.clear();
+    for (auto& m : s.outgoing) {
+        if (m.msg.qos == qos::at_most_once)
+            continue;
+        out_item item;
+        item.msg = std::move(m.msg);
+        item.stage = m.stage;
+        item.ever_sent = m.stage != outgoing_stage::queued;
+        if (item.msg.packet_id != 0 && !ids_.register_id(item.msg.packet_id)) {
+            if (item.stage != outgoing_stage::queued)
+                continue; // two in-flight messages with one id cannot both be resumed
+            item.msg.packet_id = 0;
+        }
+        out_.push_back(std::move(item));
+        if (out_.back().msg.packet_id != 0)
+            out_by_id_[out_.back().msg.packet_id] = std::prev(out_.end());
+    }
+    for (auto id : s.qos2_received)
+        qos2_in_[id] = true;
+    inflight_out_ = 0;
+    queued_count_ = 0;
+    queued_bytes_ = 0;
+    for (auto& item : out_) {
+        item.sent_this_connection = false;
+        ++queued_count_;
+        queued_bytes_ += item.msg.payload.size();
+    }
+    cursor_ = out_.begin();
+}
+
+void session_core::clear(std::error_code why)
+{
+    while (!out_.empty())
+        finish(out_.begin(), why, reason_code::unspecified_error, {});
+    qos2_in_.clear();
+    qos1_unacked_.clear();
+    cursor_ = out_.end();
+}
+
+} // namespace mqtt::detail
