@@ -82,11 +82,24 @@ public:
     properties() = default;
     properties(std::initializer_list<property> items) : items_(items) {}
 
-    void add(property_id id, std::uint32_t v) { items_.push_back({id, v}); }
-    void add(property_id id, std::string v) { items_.push_back({id, std::move(v)}); }
+    // Built in place: a moved temporary variant trips GCC 12's -Wmaybe-uninitialized.
+    void add(property_id id, std::uint32_t v)
+    {
+        auto& p = items_.emplace_back();
+        p.id = id;
+        p.value.emplace<0>(v);
+    }
+    void add(property_id id, std::string v)
+    {
+        auto& p = items_.emplace_back();
+        p.id = id;
+        p.value.emplace<1>(std::move(v));
+    }
     void add_user_property(std::string name, std::string value)
     {
-        items_.push_back({property_id::user_property, string_pair{std::move(name), std::move(value)}});
+        auto& p = items_.emplace_back();
+        p.id = property_id::user_property;
+        p.value.emplace<2>(string_pair{std::move(name), std::move(value)});
     }
     // Replaces every occurrence of `id` with one property of that value.
     void set(property_id id, std::uint32_t v);
