@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <optional>
 #include <string>
@@ -34,9 +36,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
-[[noreturn]] void fail() { __builtin_trap(); }
+// Says which invariant broke (libFuzzer shows stderr with the crash), then traps.
+[[noreturn]] void fail(const char* why)
+{
+    std::fprintf(stderr, "invariant violated: %s\n", why);
+    __builtin_trap();
+}
 
 constexpr std::size_t max_steps = 256;
+
+// SESSION_FUZZ_TRACE=1 prints the steps and actions: for reading a crash input.
+const bool trace = std::getenv("SESSION_FUZZ_TRACE") != nullptr;
+
+constexpr const char* action_names[] = {"send_packet", "deliver_message", "publish_done", "subscribe_done",
+    "unsubscribe_done", "connected", "connection_refused", "connect_received", "subscribe_received",
+    "unsubscribe_received", "disconnect_received", "auth_received", "set_timer", "cancel_timer", "close_connection"};
+static_assert(std::size(action_names) == std::variant_size_v<mqtt::action>);
 
 constexpr std::array<std::string_view, 4> topics = {"a", "a/b", "sensors/1/temp", "$SYS/uptime"};
 constexpr std::array<std::string_view, 6> filters = {"a/#", "+/b", "sensors/+/temp", "#", "$share/g/a", "a/#/b"};
@@ -102,6 +117,8 @@ public:
         for (std::size_t step = 0; step < max_steps && !in.empty(); ++step) {
             const std::uint8_t c = in.byte();
             now_ += 1ms;
+            if (trace)
+                std::fprintf(stderr, "step %zu: kind %u arg %u\n", step, c % 12u, c / 12u);
             this->step(static_cast<unsigned>(c % 12), static_cast<unsigned>(c / 12), in);
         }
     }
@@ -416,7 +433,7 @@ private:
             for (auto& a : batch)
                 check(a);
             if (session_.inflight_count() > session_.peer_receive_maximum())
-                fail();
+                fail("inflight_count() > peer_receive_maximum()");
             if constexpr (R == mqtt::role::server) {
                 if (pending_accept_ && !closed_) {
                     const auto ack = *pending_accept_;
@@ -432,6 +449,12 @@ private:
 
     void check(mqtt::action& a)
     {
+        if (trace) {
+            std::fprintf(stderr, "  %s", action_names[a.index()]);
+            if (auto* s = std::get_if<mqtt::send_packet>(&a))
+                std::fprintf(stderr, " %s", std::string(mqtt::to_string(mqtt::type_of(s->pkt))).c_str());
+            std::fprintf(stderr, "\n");
+        }
         if (closed_) {
             // After close_connection only the bookkeeping of the ended connection.
             const bool allowed = std::holds_alternative<mqtt::set_timer>(a)
@@ -439,24 +462,24 @@ private:
                 || std::holds_alternative<mqtt::subscribe_done>(a)
                 || std::holds_alternative<mqtt::unsubscribe_done>(a);
             if (!allowed)
-                fail();
+                fail("an action other than timers/cancellation/*_done after close_connection or connection_lost");
         }
-        std::visit([this](auto& x) { on(x); }, a);
+        std::visit([this](auto& x) { this->on(x); }, a);
     }
 
     void on(mqtt::send_packet& s)
     {
         const auto type = mqtt::type_of(s.pkt);
         if (!mqtt::may_send(R, type))
-            fail();
-        const auto version = session_.version();
-        if (!version)
-            fail();
+            fail("send_packet of a packet type this role may not send");
+        // A server forgets the version when the connection closes, which may be
+        // later in the same batch: fall back to the one its CONNECT carried.
+        const auto version = session_.version().value_or(connect_version_);
         std::string bytes;
-        if (mqtt::encode(s.pkt, *version, bytes))
-            fail(); // the session produced a packet that cannot be put on the wire
+        if (mqtt::encode(s.pkt, version, bytes))
+            fail("send_packet of a packet that does not encode");
         if (type != mqtt::packet_type::connect && bytes.size() > session_.peer_maximum_packet_size())
-            fail();
+            fail("send_packet larger than the peer's Maximum Packet Size");
 
         std::visit(
             [this](const auto& p) {
@@ -500,15 +523,16 @@ private:
                 ack.code = mqtt::reason_code::client_identifier_not_valid;
             }
             pending_accept_ = ack;
+            connect_version_ = c.pkt.version;
         } else {
-            fail(); // only a server is told of a CONNECT
+            fail("connect_received in the client role");
         }
     }
 
     void on(mqtt::subscribe_received& s)
     {
         if (R == mqtt::role::client)
-            fail();
+            fail("subscribe_received in the client role");
         if (subscribes_.size() < 16)
             subscribes_.push_back(std::move(s.pkt));
     }
@@ -516,7 +540,7 @@ private:
     void on(mqtt::unsubscribe_received& u)
     {
         if (R == mqtt::role::client)
-            fail();
+            fail("unsubscribe_received in the client role");
         if (unsubscribes_.size() < 16)
             unsubscribes_.push_back(std::move(u.pkt));
     }
@@ -545,6 +569,7 @@ private:
     std::deque<mqtt::subscribe> subscribes_;
     std::deque<mqtt::unsubscribe> unsubscribes_;
     std::optional<mqtt::connack> pending_accept_;
+    mqtt::protocol_version connect_version_ = mqtt::protocol_version::v3_1_1;
 };
 
 } // namespace

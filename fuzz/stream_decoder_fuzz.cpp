@@ -8,6 +8,7 @@
 //   chunk            : 0 = everything in one feed, else feeds of `chunk` bytes
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,7 +22,12 @@ namespace {
 
 constexpr std::uint32_t max_sizes[] = {mqtt::max_packet_size, 2, 5, 16, 64, 200, 1024, 65536};
 
-[[noreturn]] void fail() { __builtin_trap(); }
+// Says which invariant broke (libFuzzer shows stderr with the crash), then traps.
+[[noreturn]] void fail(const char* why)
+{
+    std::fprintf(stderr, "invariant violated: %s\n", why);
+    __builtin_trap();
+}
 
 void check_round_trip(const mqtt::packet& p, mqtt::protocol_version v, std::uint32_t max_size)
 {
@@ -29,20 +35,20 @@ void check_round_trip(const mqtt::packet& p, mqtt::protocol_version v, std::uint
     // Anything the decoder accepts the encoder must be able to produce, in no more
     // bytes than it arrived in (the canonical encoding is never longer).
     if (mqtt::encode(p, v, bytes) || bytes.size() > max_size)
-        fail();
+        fail("a decoded packet does not encode, or encodes larger than the maximum packet size");
     auto size = mqtt::encoded_size(p, v);
     if (!size || *size != bytes.size())
-        fail();
+        fail("encoded_size() differs from the size of encode()");
 
     // The gather form is the same bytes split before the PUBLISH payload.
     std::string header;
     auto payload = mqtt::encode_gather(p, v, header);
     if (!payload || header + payload->str() != bytes)
-        fail();
+        fail("encode_gather() differs from encode()");
 
     auto again = mqtt::decode(bytes, v);
     if (!again || !(*again == p))
-        fail();
+        fail("decode(encode(p)) != p");
 }
 
 } // namespace
@@ -74,13 +80,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (!*next) {
                 error = next->error();
                 if (!error)
-                    fail();
+                    fail("next() returned an error result with an empty error_code");
                 break;
             }
             const auto v = decoder.version();
             // A packet decoded means the version is known (set or taken from CONNECT).
             if (!v)
-                fail();
+                fail("a packet was decoded while the decoder has no version");
             // A CONNECT carries its own protocol level, whatever the stream's version.
             const auto* con = std::get_if<mqtt::connect>(&next->value());
             check_round_trip(next->value(), con ? con->version : *v, max_size);
@@ -92,9 +98,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         decoder.feed(input.substr(0, 8));
         auto again = decoder.next();
         if (!again || *again || again->error() != error)
-            fail();
+            fail("the decoder is not poisoned with the same error after an error");
     } else if (decoder.buffered() > fed) {
-        fail();
+        fail("buffered() exceeds the bytes fed");
     }
     return 0;
 }
