@@ -583,7 +583,8 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
 
     // The bounds apply to what has to wait, not to what goes out at once.
     bool goes_out_now = phase_ == phase::connected && cursor_ == out_.end()
-        && (msg.qos == qos::at_most_once || inflight_out_ < peer_receive_max_);
+        && (msg.qos == qos::at_most_once
+            || (inflight_out_ < peer_receive_max_ && (!opts_.max_inflight || inflight_out_ < opts_.max_inflight)));
     if (!goes_out_now
         && ((opts_.max_queued_messages && queued_count_ >= opts_.max_queued_messages)
             || (opts_.max_queued_bytes && queued_bytes_ + msg.payload.size() > opts_.max_queued_bytes))) {
@@ -606,7 +607,7 @@ void session_core::pump(clock::time_point now)
     while (cursor_ != out_.end()) {
         auto it = cursor_;
         if (it->msg.qos != qos::at_most_once) {
-            if (inflight_out_ >= peer_receive_max_)
+            if (inflight_out_ >= peer_receive_max_ || (opts_.max_inflight && inflight_out_ >= opts_.max_inflight))
                 break; // [MQTT-4.9.0-2]: wait for the window
             if (it->msg.packet_id == 0) {
                 auto id = ids_.allocate();
@@ -900,6 +901,35 @@ void session_core::restore(session_state s)
         queued_bytes_ += item.msg.payload.size();
     }
     cursor_ = out_.begin();
+}
+
+void session_core::adopt_session(session_core& from)
+{
+    if (&from == this)
+        return;
+    clear(make_error_code(errc::cancelled));
+    from.connection_lost(clock::time_point{});
+    from.actions_.clear();
+    // splice keeps the iterators in out_by_id_ valid; they now point into out_.
+    out_.splice(out_.end(), from.out_);
+    out_by_id_ = std::move(from.out_by_id_);
+    from.out_by_id_.clear();
+    ids_ = std::move(from.ids_);
+    from.ids_.clear();
+    qos2_in_ = std::move(from.qos2_in_);
+    from.qos2_in_.clear();
+    inflight_out_ = 0;
+    queued_count_ = 0;
+    queued_bytes_ = 0;
+    for (auto& item : out_) {
+        item.sent_this_connection = false;
+        ++queued_count_;
+        queued_bytes_ += item.msg.payload.size();
+    }
+    cursor_ = out_.begin();
+    from.cursor_ = from.out_.end();
+    from.inflight_out_ = from.queued_count_ = from.queued_bytes_ = 0;
+    // Sent on the next pump: accept() or the next request.
 }
 
 void session_core::clear(std::error_code why)

@@ -44,6 +44,9 @@ struct session_options {
     bool resend_on_session_lost = true;
     // Packet id space (a small value makes exhaustion testable).
     std::uint16_t maximum_packet_id = 65535;
+    // Our own cap on QoS 1/2 messages in flight to the peer (0: only the peer's
+    // Receive Maximum limits it), e.g. a broker's max_inflight_messages.
+    std::uint16_t max_inflight = 0;
 };
 
 namespace detail {
@@ -77,6 +80,10 @@ public:
     void restore(session_state s);
     // Fails every queued and in-flight request with `why` and forgets the received ids.
     void clear(std::error_code why);
+    // Moves the session part (queued and in-flight messages, QoS 2 received ids) of
+    // `from`, whose connection must be closed, into this core, which keeps its own
+    // connection. A broker resumes a stored session on a new connection this way.
+    void adopt_session(session_core& from);
 
     std::size_t inflight_count() const noexcept { return inflight_out_; }
     std::size_t queued_count() const noexcept { return queued_count_; }
@@ -235,6 +242,7 @@ public:
     session_state state() const { return core_.state(); }
     void restore(session_state s) { core_.restore(std::move(s)); }
     void clear(std::error_code why) { core_.clear(why); }
+    void adopt_session(basic_session& from) { core_.adopt_session(from.core_); }
     std::size_t inflight_count() const noexcept { return core_.inflight_count(); }
     std::size_t queued_count() const noexcept { return core_.queued_count(); }
     std::size_t queued_bytes() const noexcept { return core_.queued_bytes(); }
