@@ -451,8 +451,13 @@ private:
     {
         if (trace) {
             std::fprintf(stderr, "  %s", action_names[a.index()]);
-            if (auto* s = std::get_if<mqtt::send_packet>(&a))
+            if (auto* s = std::get_if<mqtt::send_packet>(&a)) {
                 std::fprintf(stderr, " %s", std::string(mqtt::to_string(mqtt::type_of(s->pkt))).c_str());
+                if (auto* d = std::get_if<mqtt::disconnect>(&s->pkt))
+                    std::fprintf(stderr, " reason 0x%02x", static_cast<unsigned>(d->code));
+                if (auto* c = std::get_if<mqtt::connack>(&s->pkt))
+                    std::fprintf(stderr, " reason 0x%02x", static_cast<unsigned>(c->code));
+            }
             std::fprintf(stderr, "\n");
         }
         if (closed_) {
@@ -476,7 +481,10 @@ private:
         // later in the same batch: fall back to the one its CONNECT carried.
         const auto version = session_.version().value_or(connect_version_);
         std::string bytes;
-        if (mqtt::encode(s.pkt, version, bytes))
+        const auto ec = mqtt::encode(s.pkt, version, bytes);
+        if (ec && trace)
+            std::fprintf(stderr, "  encode failed: %s\n", ec.message().c_str());
+        if (ec)
             fail("send_packet of a packet that does not encode");
         if (type != mqtt::packet_type::connect && bytes.size() > session_.peer_maximum_packet_size())
             fail("send_packet larger than the peer's Maximum Packet Size");
