@@ -1,5 +1,6 @@
 #include "mqtt/broker/acl.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -79,6 +80,11 @@ std::string where(std::string_view name, std::size_t line)
 
 bool acl::load(const std::string& path, acl& out, std::string& error)
 {
+    std::error_code dir_ec;
+    if (std::filesystem::is_directory(path, dir_ec)) {
+        error = path + ": is a directory, not an acl file";
+        return false;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         error = path + ": cannot open the acl file";

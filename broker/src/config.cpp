@@ -324,6 +324,11 @@ std::string_view scheme_name(transport::scheme s) noexcept
 
 bool parser::parse_file(const std::string& path, bool main_file, std::string& error)
 {
+    std::error_code dir_ec;
+    if (std::filesystem::is_directory(path, dir_ec)) {
+        error = path + ": is a directory, not a configuration file";
+        return false;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         error = path + ": cannot open the configuration file: " + std::strerror(errno);

@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <climits>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -227,6 +228,11 @@ bool make_password_entry(std::string_view user, std::string_view password, std::
 
 bool password_db::load(const std::string& path, password_db& out, std::string& error)
 {
+    std::error_code dir_ec;
+    if (std::filesystem::is_directory(path, dir_ec)) {
+        error = path + ": is a directory, not a password file";
+        return false;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         error = path + ": cannot open the password file";

@@ -279,6 +279,8 @@ TEST_CASE("acl errors name the file and line", "[broker][acl]")
     std::string error;
     CHECK_FALSE(acl::load("/nonexistent/acl", a, error));
     CHECK(error == "/nonexistent/acl: cannot open the acl file");
+    CHECK_FALSE(acl::load("/", a, error));
+    CHECK(error == "/: is a directory, not an acl file");
     CHECK_FALSE(a.active());
 }
 

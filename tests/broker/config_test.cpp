@@ -496,6 +496,8 @@ TEST_CASE("include_dir reads *.conf in Mosquitto's order; errors name the includ
     REQUIRE_FALSE(parse_config_file(missing, c, error));
     CHECK(error.starts_with(missing + ":2: include_dir '"));
 
+    REQUIRE_FALSE(parse_config_file(dir.path.string(), c, error));
+    CHECK(error == dir.path.string() + ": is a directory, not a configuration file");
     REQUIRE_FALSE(parse_config_file((dir.path / "absent.conf").string(), c, error));
     CHECK(error.starts_with((dir.path / "absent.conf").string() + ": cannot open the configuration file"));
 }

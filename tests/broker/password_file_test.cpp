@@ -274,6 +274,8 @@ TEST_CASE("password file errors name the file and line", "[broker][password]")
     std::string error;
     CHECK_FALSE(password_db::load("/nonexistent/dir/pw", db, error));
     CHECK(error.starts_with("/nonexistent/dir/pw: cannot open"));
+    CHECK_FALSE(password_db::load("/", db, error));
+    CHECK(error == "/: is a directory, not a password file");
 }
 
 TEST_CASE("editing keeps comments and order, replaces and removes entries", "[broker][password]")
