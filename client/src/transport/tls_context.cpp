@@ -153,6 +153,8 @@ std::shared_ptr<server_tls_context> make_server_tls_context(const tls_options& o
     auto& ctx = result->context;
     detail::set_protocol_floor(ctx);
     ctx.set_options(ssl::context::single_dh_use);
+    // A broker holds many mostly idle connections: free TLS buffers between records.
+    SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
 
     error_code ec;
     ctx.use_certificate_chain_file(options.cert_file, ec);
