@@ -98,7 +98,7 @@ std::error_code check(const connect& p, protocol_version)
             p.will->payload.size() > max_string)
             return malformed();
         if (is_v5(p.version))
-            if (auto ec = detail::check_encodable(p.will->props, packet_type::connect, true))
+            if (auto ec = detail::check_properties(p.will->props, packet_type::connect, true, false))
                 return ec;
     }
     if ((p.username && p.username->size() > max_string) || (p.password && p.password->size() > max_string))
@@ -106,7 +106,7 @@ std::error_code check(const connect& p, protocol_version)
     if (p.password && !p.username && !is_v5(p.version))
         return malformed(); // [MQTT-3.1.2-22] (3.1.1)
     if (is_v5(p.version))
-        return detail::check_encodable(p.props, packet_type::connect, false);
+        return detail::check_properties(p.props, packet_type::connect, false, false);
     return {};
 }
 
@@ -115,7 +115,7 @@ std::error_code check(const connack& p, protocol_version v)
     if (is_v5(v)) {
         if (!reason_code_allowed(packet_type::connack, p.code))
             return malformed();
-        return detail::check_encodable(p.props, packet_type::connack, false);
+        return detail::check_properties(p.props, packet_type::connack, false, false);
     }
     return {};
 }
@@ -135,7 +135,7 @@ std::error_code check(const publish& p, protocol_version v)
         return p.topic.empty() ? malformed() : std::error_code();
     if (p.topic.empty() && !p.props.contains(property_id::topic_alias))
         return malformed();
-    return detail::check_encodable(p.props, packet_type::publish, false);
+    return detail::check_properties(p.props, packet_type::publish, false, false);
 }
 
 template <packet_type T>
@@ -146,7 +146,7 @@ std::error_code check(const publish_response<T>& p, protocol_version v)
     if (is_v5(v)) {
         if (!reason_code_allowed(T, p.code))
             return malformed();
-        return detail::check_encodable(p.props, T, false);
+        return detail::check_properties(p.props, T, false, false);
     }
     return {};
 }
@@ -160,7 +160,7 @@ std::error_code check(const subscribe& p, protocol_version v)
             static_cast<unsigned>(s.options.retain_handling) > 2)
             return malformed();
     }
-    return is_v5(v) ? detail::check_encodable(p.props, packet_type::subscribe, false) : std::error_code();
+    return is_v5(v) ? detail::check_properties(p.props, packet_type::subscribe, false, false) : std::error_code();
 }
 
 std::error_code check(const suback& p, protocol_version v)
@@ -171,7 +171,7 @@ std::error_code check(const suback& p, protocol_version v)
         if (is_v5(v) ? !reason_code_allowed(packet_type::suback, c) : !v311_suback_code(c))
             return malformed();
     }
-    return is_v5(v) ? detail::check_encodable(p.props, packet_type::suback, false) : std::error_code();
+    return is_v5(v) ? detail::check_properties(p.props, packet_type::suback, false, false) : std::error_code();
 }
 
 std::error_code check(const unsubscribe& p, protocol_version v)
@@ -181,7 +181,7 @@ std::error_code check(const unsubscribe& p, protocol_version v)
     for (const auto& f : p.filters)
         if (f.size() > max_string)
             return malformed();
-    return is_v5(v) ? detail::check_encodable(p.props, packet_type::unsubscribe, false) : std::error_code();
+    return is_v5(v) ? detail::check_properties(p.props, packet_type::unsubscribe, false, false) : std::error_code();
 }
 
 std::error_code check(const unsuback& p, protocol_version v)
@@ -195,7 +195,7 @@ std::error_code check(const unsuback& p, protocol_version v)
     for (auto c : p.codes)
         if (!reason_code_allowed(packet_type::unsuback, c))
             return malformed();
-    return detail::check_encodable(p.props, packet_type::unsuback, false);
+    return detail::check_properties(p.props, packet_type::unsuback, false, false);
 }
 
 std::error_code check(const pingreq&, protocol_version) { return {}; }
@@ -207,7 +207,7 @@ std::error_code check(const disconnect& p, protocol_version v)
         return {};
     if (!reason_code_allowed(packet_type::disconnect, p.code))
         return malformed();
-    return detail::check_encodable(p.props, packet_type::disconnect, false);
+    return detail::check_properties(p.props, packet_type::disconnect, false, false);
 }
 
 std::error_code check(const auth& p, protocol_version v)
@@ -216,7 +216,7 @@ std::error_code check(const auth& p, protocol_version v)
         return make_error_code(reason_code::protocol_error); // AUTH does not exist in 3.1.1
     if (!reason_code_allowed(packet_type::auth, p.code))
         return malformed();
-    return detail::check_encodable(p.props, packet_type::auth, false);
+    return detail::check_properties(p.props, packet_type::auth, false, false);
 }
 
 // ---- fixed header flags -------------------------------------------------------

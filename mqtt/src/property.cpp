@@ -6,6 +6,7 @@
 #include "mqtt/packet.hpp"
 #include "mqtt/topic.hpp"
 #include "mqtt/utf8.hpp"
+#include "property_codec.hpp"
 
 namespace mqtt {
 
@@ -237,10 +238,15 @@ std::vector<std::uint32_t> properties::subscription_identifiers() const
     return out;
 }
 
-std::error_code validate(const properties& props, packet_type type, bool will)
+namespace detail {
+
+std::error_code check_properties(const properties& props, packet_type type, bool will, bool check_text)
 {
     const auto malformed = make_error_code(reason_code::malformed_packet);
     const auto protocol = make_error_code(reason_code::protocol_error);
+    auto bad_string = [check_text](const std::string& s) {
+        return check_text ? static_cast<bool>(validate_utf8_string(s)) : s.size() > 0xFFFF;
+    };
     std::uint64_t seen = 0; // bit per identifier (all identifiers are below 64)
     bool has_auth_method = false;
     bool has_auth_data = false;
@@ -256,7 +262,7 @@ std::error_code validate(const properties& props, packet_type type, bool will)
         switch (*t) {
         case property_type::utf8_string: {
             const auto* s = std::get_if<std::string>(&p.value);
-            if (s == nullptr || validate_utf8_string(*s))
+            if (s == nullptr || bad_string(*s))
                 return malformed;
             break;
         }
@@ -268,7 +274,7 @@ std::error_code validate(const properties& props, packet_type type, bool will)
         }
         case property_type::utf8_string_pair: {
             const auto* s = std::get_if<string_pair>(&p.value);
-            if (s == nullptr || validate_utf8_string(s->name) || validate_utf8_string(s->value)) // [MQTT-1.5.7-1]
+            if (s == nullptr || bad_string(s->name) || bad_string(s->value)) // [MQTT-1.5.7-1]
                 return malformed;
             break;
         }
@@ -303,14 +309,14 @@ std::error_code validate(const properties& props, packet_type type, bool will)
             break;
         case property_id::receive_maximum:
         case property_id::maximum_packet_size:
-        case property_id::topic_alias:
+        case property_id::topic_alias: // [MQTT-3.3.2-8]
         case property_id::subscription_identifier:
             if (*iv == 0)
                 return protocol;
             break;
         case property_id::response_topic:
             // [MQTT-3.3.2-14]: a Topic Name, so no wildcards and not empty.
-            if (validate_topic_name(std::get<std::string>(p.value)))
+            if (check_text && validate_topic_name(std::get<std::string>(p.value)))
                 return protocol;
             break;
         case property_id::authentication_method:
@@ -327,6 +333,13 @@ std::error_code validate(const properties& props, packet_type type, bool will)
     if (has_auth_data && !has_auth_method)
         return protocol;
     return {};
+}
+
+} // namespace detail
+
+std::error_code validate(const properties& props, packet_type type, bool will)
+{
+    return detail::check_properties(props, type, will, true);
 }
 
 } // namespace mqtt

@@ -5,45 +5,7 @@
 
 namespace mqtt::detail {
 
-std::error_code check_encodable(const properties& props, packet_type type, bool will) noexcept
-{
-    const auto malformed = make_error_code(reason_code::malformed_packet);
-    for (const auto& p : props) {
-        const auto t = type_of(static_cast<std::uint8_t>(p.id));
-        if (!t || !property_allowed(p.id, type, will))
-            return malformed;
-        switch (*t) {
-        case property_type::byte:
-        case property_type::two_byte_integer:
-        case property_type::four_byte_integer:
-        case property_type::variable_byte_integer: {
-            const auto* v = std::get_if<std::uint32_t>(&p.value);
-            if (v == nullptr)
-                return malformed;
-            if ((*t == property_type::byte && *v > 0xFF) || (*t == property_type::two_byte_integer && *v > 0xFFFF) ||
-                (*t == property_type::variable_byte_integer && *v > max_remaining_length))
-                return malformed;
-            break;
-        }
-        case property_type::utf8_string:
-        case property_type::binary_data: {
-            const auto* s = std::get_if<std::string>(&p.value);
-            if (s == nullptr || s->size() > 0xFFFF)
-                return malformed;
-            break;
-        }
-        case property_type::utf8_string_pair: {
-            const auto* s = std::get_if<string_pair>(&p.value);
-            if (s == nullptr || s->name.size() > 0xFFFF || s->value.size() > 0xFFFF)
-                return malformed;
-            break;
-        }
-        }
-    }
-    return {};
-}
-
-// Sizes assume check_encodable() passed.
+// Sizes assume check_properties() passed.
 std::size_t properties_size(const properties& props) noexcept
 {
     std::size_t n = 0;

@@ -9,10 +9,11 @@
 
 namespace mqtt::detail {
 
-// Checks what the encoder relies on: each property allowed in this packet, its
-// value of the property's data type and in that type's range. malformed_packet
-// otherwise. (Semantic rules such as duplicates are validate()'s job.)
-std::error_code check_encodable(const properties& props, packet_type type, bool will) noexcept;
+// The rules of validate(): allowed in this packet, value of the property's data
+// type and range, no forbidden duplicates, value rules. With check_text false the
+// UTF-8 strings are only checked for length (the encoder's check: it trusts the
+// text it is given, the decoder does not).
+std::error_code check_properties(const properties& props, packet_type type, bool will, bool check_text);
 
 // Bytes of the properties themselves, without the Property Length prefix.
 std::size_t properties_size(const properties& props) noexcept;

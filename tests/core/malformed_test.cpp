@@ -105,15 +105,13 @@ TEST_CASE("Malformed: packet type 0 is reserved", "[malformed]")
     CHECK(decode_error(b({0x00, 0x00}), v5) == malformed);
 }
 
-TEST_CASE("Malformed: reserved fixed header flags must be as specified "
-          "[MQTT-2.1.3-1] [MQTT-2.2.2-1] [MQTT-2.2.2-2] [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1] [MQTT-3.14.1-1] "
-          "[MQTT-3.15.1-1]",
-    "[malformed][flags][MQTT-2.1.3-1][MQTT-2.2.2-1][MQTT-2.2.2-2][MQTT-3.6.1-1][MQTT-3.8.1-1][MQTT-3.10.1-1]"
-    "[MQTT-3.14.1-1][MQTT-3.15.1-1]")
+namespace {
+// Every non-PUBLISH vector of version v with each other value of the flag nibble.
+void check_reserved_flags(protocol_version v)
 {
     for (const auto& vec : test_vectors::all) {
         const auto first = static_cast<unsigned char>(vec.bytes[0]);
-        if ((first >> 4) == 3)
+        if (vec.version != v || (first >> 4) == 3)
             continue; // PUBLISH flags carry DUP, QoS and RETAIN
         INFO(vec.name);
         REQUIRE(decode_error(vec.bytes, vec.version) == ok);
@@ -126,6 +124,21 @@ TEST_CASE("Malformed: reserved fixed header flags must be as specified "
             CHECK(decode_error(bytes, vec.version) == malformed);
         }
     }
+}
+} // namespace
+
+TEST_CASE("3.1.1: reserved fixed header flags must be as specified "
+          "[MQTT-2.2.2-1] [MQTT-2.2.2-2] [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1] [MQTT-3.14.1-1]",
+    "[malformed][flags][v311][MQTT-2.2.2-1][MQTT-2.2.2-2][MQTT-3.6.1-1][MQTT-3.8.1-1][MQTT-3.10.1-1][MQTT-3.14.1-1]")
+{
+    check_reserved_flags(v3);
+}
+
+TEST_CASE("5.0: reserved fixed header flags must be as specified "
+          "[MQTT-2.1.3-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1] [MQTT-3.14.1-1] [MQTT-3.15.1-1]",
+    "[malformed][flags][v5][MQTT-2.1.3-1][MQTT-3.6.1-1][MQTT-3.8.1-1][MQTT-3.10.1-1][MQTT-3.14.1-1][MQTT-3.15.1-1]")
+{
+    check_reserved_flags(v5);
 }
 
 // ---- CONNECT ----------------------------------------------------------------------
@@ -151,6 +164,19 @@ TEST_CASE("CONNECT: a protocol name other than MQTT or an unknown level is unsup
     CHECK(decode_error(pkt(0x10, b({0x00, 0x04}) + "MQ"), v5) == malformed);
 }
 
+TEST_CASE("CONNECT 3.1.1: a CONNECT with an incorrect protocol name is not processed as MQTT 3.1.1 [MQTT-3.1.2-1]",
+    "[malformed][connect][v311][MQTT-3.1.2-1]")
+{
+    // Otherwise a valid 3.1.1 CONNECT: it decodes with "MQTT", and with any other
+    // name it is refused (the caller may close, or answer 0x01 as for MQTT 3.1).
+    CHECK(decode_error(connect_v3(0x02, str("c")), v3) == ok);
+    for (std::string_view name : {"MQIsdp", "MQTT ", "MQT", "", "mqtt"}) {
+        INFO(name);
+        CHECK(decode_error(pkt(0x10, str(name) + b({0x04, 0x02, 0x00, 0x3C}) + str("c")), v3) ==
+            reason_code::unsupported_protocol_version);
+    }
+}
+
 TEST_CASE("CONNECT: the reserved flag must be 0 [MQTT-3.1.2-3]", "[malformed][connect][MQTT-3.1.2-3]")
 {
     CHECK(decode_error(connect_v3(0x02, str("c")), v3) == ok);
@@ -159,28 +185,42 @@ TEST_CASE("CONNECT: the reserved flag must be 0 [MQTT-3.1.2-3]", "[malformed][co
     CHECK(decode_error(connect_v5(0x03, str("c")), v5) == malformed);
 }
 
-TEST_CASE("CONNECT: Will Flag 0 requires Will QoS 0 and Will Retain 0 "
+TEST_CASE("CONNECT 3.1.1: Will Flag 0 requires Will QoS 0 and Will Retain 0 "
           "[MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15]",
-    "[malformed][connect][MQTT-3.1.2-11][MQTT-3.1.2-13][MQTT-3.1.2-15]")
+    "[malformed][connect][v311][MQTT-3.1.2-11][MQTT-3.1.2-13][MQTT-3.1.2-15]")
 {
-    for (int flags : {0x0A, 0x12, 0x22}) { // will QoS 1, will QoS 2, will retain; will flag 0
+    for (int flags : {0x0A, 0x12, 0x1A, 0x22}) { // will QoS 1, 2, 3, will retain; will flag 0
         INFO("flags " << flags);
         CHECK(decode_error(connect_v3(flags, str("c")), v3) == malformed);
+    }
+    CHECK(decode_ok(connect_v3(0x02, str("c")), v3) == packet(connect{v3, true, 60, "c", {}, {}, {}, {}}));
+}
+
+TEST_CASE("CONNECT 5.0: Will Flag 0 requires Will QoS 0 and Will Retain 0 [MQTT-3.1.2-11] [MQTT-3.1.2-13]",
+    "[malformed][connect][v5][MQTT-3.1.2-11][MQTT-3.1.2-13]")
+{
+    for (int flags : {0x0A, 0x12, 0x1A, 0x22}) {
+        INFO("flags " << flags);
         CHECK(decode_error(connect_v5(flags, str("c")), v5) == malformed);
     }
 }
 
-TEST_CASE("CONNECT: Will QoS 3 is malformed [MQTT-3.1.2-14] [MQTT-3.1.2-12]",
-    "[malformed][connect][MQTT-3.1.2-14][MQTT-3.1.2-12]")
+TEST_CASE("CONNECT 3.1.1: Will QoS 0, 1, 2 accepted, 3 malformed [MQTT-3.1.2-14]",
+    "[malformed][connect][v311][MQTT-3.1.2-14]")
 {
     CHECK(decode_error(connect_v3(0x1E, str("c") + str("t") + str("m")), v3) == malformed);
-    CHECK(decode_error(connect_v5(0x1E, str("c") + b({0x00}) + str("t") + str("m")), v5) == malformed);
-    // QoS 0, 1, 2 are fine.
     for (int q = 0; q < 3; ++q) {
-        const int flags = 0x06 | (q << 3);
-        auto c3 = decode_ok(connect_v3(flags, str("c") + str("t") + str("m")), v3);
+        auto c3 = decode_ok(connect_v3(0x06 | (q << 3), str("c") + str("t") + str("m")), v3);
         CHECK(std::get<connect>(c3).will->qos == static_cast<qos>(q));
-        auto c5 = decode_ok(connect_v5(flags, str("c") + b({0x00}) + str("t") + str("m")), v5);
+    }
+}
+
+TEST_CASE("CONNECT 5.0: Will QoS 0, 1, 2 accepted, 3 malformed [MQTT-3.1.2-12]",
+    "[malformed][connect][v5][MQTT-3.1.2-12]")
+{
+    CHECK(decode_error(connect_v5(0x1E, str("c") + b({0x00}) + str("t") + str("m")), v5) == malformed);
+    for (int q = 0; q < 3; ++q) {
+        auto c5 = decode_ok(connect_v5(0x06 | (q << 3), str("c") + b({0x00}) + str("t") + str("m")), v5);
         CHECK(std::get<connect>(c5).will->qos == static_cast<qos>(q));
     }
 }
@@ -193,49 +233,70 @@ TEST_CASE("CONNECT 3.1.1: a password requires a user name [MQTT-3.1.2-22]", "[ma
         malformed);
 }
 
-TEST_CASE("CONNECT: flagged fields must be present, unflagged ones absent "
-          "[MQTT-3.1.2-9] [MQTT-3.1.2-16] [MQTT-3.1.2-17] [MQTT-3.1.2-18] [MQTT-3.1.2-19] [MQTT-3.1.2-20] "
-          "[MQTT-3.1.2-21]",
-    "[malformed][connect][MQTT-3.1.2-9][MQTT-3.1.2-16][MQTT-3.1.2-17][MQTT-3.1.2-18][MQTT-3.1.2-19][MQTT-3.1.2-20]"
-    "[MQTT-3.1.2-21]")
+TEST_CASE("CONNECT 3.1.1: flagged fields must be present, unflagged ones absent "
+          "[MQTT-3.1.2-9] [MQTT-3.1.2-18] [MQTT-3.1.2-19] [MQTT-3.1.2-20] [MQTT-3.1.2-21] [MQTT-3.1.3-3]",
+    "[malformed][connect][v311][MQTT-3.1.2-9][MQTT-3.1.2-18][MQTT-3.1.2-19][MQTT-3.1.2-20][MQTT-3.1.2-21]"
+    "[MQTT-3.1.3-3]")
 {
     // Flag set, field missing.
-    CHECK(decode_error(connect_v3(0x06, str("c")), v3) == malformed);          // will topic
+    CHECK(decode_error(connect_v3(0x06, str("c")), v3) == malformed);            // will topic
     CHECK(decode_error(connect_v3(0x06, str("c") + str("t")), v3) == malformed); // will message
-    CHECK(decode_error(connect_v3(0x82, str("c")), v3) == malformed);          // user name
+    CHECK(decode_error(connect_v3(0x82, str("c")), v3) == malformed);            // user name
     CHECK(decode_error(connect_v3(0xC2, str("c") + str("u")), v3) == malformed); // password
-    CHECK(decode_error(connect_v5(0x06, str("c")), v5) == malformed);          // will properties
-    CHECK(decode_error(connect_v5(0x06, str("c") + b({0x00}) + str("t")), v5) == malformed);
-    CHECK(decode_error(connect_v5(0x82, str("c")), v5) == malformed);
-    CHECK(decode_error(connect_v5(0x42, str("c")), v5) == malformed);
     // Flag clear, field present: trailing bytes.
     CHECK(decode_error(connect_v3(0x02, str("c") + str("u")), v3) == malformed);
     CHECK(decode_error(connect_v3(0x82, str("c") + str("u") + str("pw")), v3) == malformed);
-    CHECK(decode_error(connect_v5(0x02, str("c") + str("u")), v5) == malformed);
-    // Client Identifier missing altogether [MQTT-3.1.3-3].
+    // Client Identifier missing altogether.
     CHECK(decode_error(connect_v3(0x02, ""), v3) == malformed);
+}
+
+TEST_CASE("CONNECT 5.0: flagged fields must be present, unflagged ones absent "
+          "[MQTT-3.1.2-9] [MQTT-3.1.2-16] [MQTT-3.1.2-17] [MQTT-3.1.2-18] [MQTT-3.1.2-19] [MQTT-3.1.3-3]",
+    "[malformed][connect][v5][MQTT-3.1.2-9][MQTT-3.1.2-16][MQTT-3.1.2-17][MQTT-3.1.2-18][MQTT-3.1.2-19]"
+    "[MQTT-3.1.3-3]")
+{
+    CHECK(decode_error(connect_v5(0x06, str("c")), v5) == malformed);                       // will properties
+    CHECK(decode_error(connect_v5(0x06, str("c") + b({0x00})), v5) == malformed);           // will topic
+    CHECK(decode_error(connect_v5(0x06, str("c") + b({0x00}) + str("t")), v5) == malformed); // will payload
+    CHECK(decode_error(connect_v5(0x82, str("c")), v5) == malformed);                       // user name
+    CHECK(decode_error(connect_v5(0x42, str("c")), v5) == malformed);                       // password
+    CHECK(decode_error(connect_v5(0x02, str("c") + str("u")), v5) == malformed);
+    CHECK(decode_error(connect_v5(0x82, str("c") + str("u") + str("pw")), v5) == malformed);
     CHECK(decode_error(connect_v5(0x02, ""), v5) == malformed);
 }
 
-TEST_CASE("CONNECT: Client Identifier, Will Topic and User Name must be valid UTF-8 "
-          "[MQTT-3.1.3-4] [MQTT-3.1.3-10] [MQTT-3.1.3-11] [MQTT-3.1.3-12] [MQTT-1.5.3-1] [MQTT-1.5.3-2] "
-          "[MQTT-1.5.4-1] [MQTT-1.5.4-2]",
-    "[malformed][connect][utf8][MQTT-3.1.3-4][MQTT-3.1.3-10][MQTT-3.1.3-11][MQTT-3.1.3-12][MQTT-1.5.3-1]"
-    "[MQTT-1.5.3-2][MQTT-1.5.4-1][MQTT-1.5.4-2]")
+namespace {
+const std::string bad_utf8[] = {b({0xC3, 0x28}), b({0xED, 0xA0, 0x80}) /* U+D800 */, std::string("a\0b", 3),
+    b({0xC0, 0xAF}) /* overlong */, b({0xF4, 0x90, 0x80, 0x80}) /* > U+10FFFF */, b({0xE2, 0x82})};
+}
+
+TEST_CASE("CONNECT 3.1.1: Client Identifier, Will Topic and User Name must be valid UTF-8 "
+          "[MQTT-3.1.3-4] [MQTT-3.1.3-10] [MQTT-3.1.3-11] [MQTT-1.5.3-1] [MQTT-1.5.3-2]",
+    "[malformed][connect][utf8][v311][MQTT-3.1.3-4][MQTT-3.1.3-10][MQTT-3.1.3-11][MQTT-1.5.3-1][MQTT-1.5.3-2]")
 {
-    const std::string bad[] = {b({0xC3, 0x28}), b({0xED, 0xA0, 0x80}) /* U+D800 */, std::string("a\0b", 3),
-        b({0xC0, 0xAF}) /* overlong */, b({0xF4, 0x90, 0x80, 0x80}) /* > U+10FFFF */};
-    for (const auto& s : bad) {
+    for (const auto& s : bad_utf8) {
         INFO(codec_test::hex(s));
         CHECK(decode_error(connect_v3(0x02, str(s)), v3) == malformed);
-        CHECK(decode_error(connect_v5(0x02, str(s)), v5) == malformed);
         CHECK(decode_error(connect_v3(0x06, str("c") + str(s) + str("m")), v3) == malformed);
-        CHECK(decode_error(connect_v5(0x06, str("c") + b({0x00}) + str(s) + str("m")), v5) == malformed);
         CHECK(decode_error(connect_v3(0x82, str("c") + str(s)), v3) == malformed);
-        CHECK(decode_error(connect_v5(0x82, str("c") + str(s)), v5) == malformed);
     }
     // Password and Will Message are binary data: any bytes.
-    CHECK(decode_error(connect_v3(0xC6, str("c") + str("t") + str(bad[0]) + str("u") + str(bad[1])), v3) == ok);
+    CHECK(decode_error(connect_v3(0xC6, str("c") + str("t") + str(bad_utf8[0]) + str("u") + str(bad_utf8[1])), v3) ==
+        ok);
+}
+
+TEST_CASE("CONNECT 5.0: Client Identifier, Will Topic and User Name must be valid UTF-8 "
+          "[MQTT-3.1.3-4] [MQTT-3.1.3-11] [MQTT-3.1.3-12] [MQTT-1.5.4-1] [MQTT-1.5.4-2]",
+    "[malformed][connect][utf8][v5][MQTT-3.1.3-4][MQTT-3.1.3-11][MQTT-3.1.3-12][MQTT-1.5.4-1][MQTT-1.5.4-2]")
+{
+    for (const auto& s : bad_utf8) {
+        INFO(codec_test::hex(s));
+        CHECK(decode_error(connect_v5(0x02, str(s)), v5) == malformed);
+        CHECK(decode_error(connect_v5(0x06, str("c") + b({0x00}) + str(s) + str("m")), v5) == malformed);
+        CHECK(decode_error(connect_v5(0x82, str("c") + str(s)), v5) == malformed);
+    }
+    CHECK(decode_error(connect_v5(0x46, str("c") + b({0x00}) + str("t") + str(bad_utf8[0]) + str(bad_utf8[1])), v5) ==
+        ok);
 }
 
 TEST_CASE("CONNECT: a Will Topic with wildcards is topic_name_invalid", "[malformed][connect]")
@@ -261,17 +322,29 @@ TEST_CASE("CONNECT 5.0: invalid properties", "[malformed][connect][v5]")
 
 // ---- CONNACK ------------------------------------------------------------------------
 
-TEST_CASE("CONNACK: reserved acknowledge flags must be 0 [MQTT-3.2.2-1]", "[malformed][connack][MQTT-3.2.2-1]")
+TEST_CASE("CONNACK 3.1.1: reserved acknowledge flags must be 0", "[malformed][connack][v311]")
 {
-    CHECK(decode_error(b({0x20, 0x02, 0x02, 0x00}), v3) == malformed);
-    CHECK(decode_error(b({0x20, 0x03, 0x80, 0x00, 0x00}), v5) == malformed);
+    for (int flags = 2; flags < 256; ++flags)
+        CHECK(decode_error(b({0x20, 0x02, flags, 0x00}), v3) == malformed);
 }
 
-TEST_CASE("CONNACK: a refusal never has Session Present [MQTT-3.2.2-4] [MQTT-3.2.2-6]",
-    "[malformed][connack][MQTT-3.2.2-4][MQTT-3.2.2-6]")
+TEST_CASE("CONNACK 5.0: reserved acknowledge flags must be 0 [MQTT-3.2.2-1]", "[malformed][connack][v5][MQTT-3.2.2-1]")
 {
-    CHECK(decode_error(b({0x20, 0x02, 0x01, 0x05}), v3) == protocol);
+    for (int flags = 2; flags < 256; ++flags)
+        CHECK(decode_error(b({0x20, 0x03, flags, 0x00, 0x00}), v5) == malformed);
+}
+
+TEST_CASE("CONNACK 3.1.1: a refusal never has Session Present [MQTT-3.2.2-4]",
+    "[malformed][connack][v311][MQTT-3.2.2-4]")
+{
+    for (int rc = 1; rc <= 5; ++rc)
+        CHECK(decode_error(b({0x20, 0x02, 0x01, rc}), v3) == protocol);
+}
+
+TEST_CASE("CONNACK 5.0: a refusal never has Session Present [MQTT-3.2.2-6]", "[malformed][connack][v5][MQTT-3.2.2-6]")
+{
     CHECK(decode_error(b({0x20, 0x03, 0x01, 0x87, 0x00}), v5) == protocol);
+    CHECK(decode_error(b({0x20, 0x03, 0x01, 0x80, 0x00}), v5) == protocol);
 }
 
 TEST_CASE("CONNACK: return codes and reason codes must be defined for CONNACK [MQTT-3.2.2-8]",
@@ -362,12 +435,20 @@ TEST_CASE("PUBLISH: a BOM in a topic is kept, not stripped [MQTT-1.5.3-3] [MQTT-
     CHECK(p5.payload == "x");
 }
 
-TEST_CASE("PUBLISH: wildcards in the Topic Name are topic_name_invalid [MQTT-3.3.2-2] [MQTT-4.7.1-1] [MQTT-4.7.0-1]",
-    "[malformed][publish][MQTT-3.3.2-2][MQTT-4.7.1-1][MQTT-4.7.0-1]")
+TEST_CASE("PUBLISH 3.1.1: wildcards in the Topic Name are rejected [MQTT-3.3.2-2] [MQTT-4.7.1-1]",
+    "[malformed][publish][v311][MQTT-3.3.2-2][MQTT-4.7.1-1]")
 {
     for (std::string_view topic : {"a/+", "#", "a/#", "+/b", "a+b"}) {
         INFO(topic);
         CHECK(decode_error(pkt(0x30, str(topic)), v3) == reason_code::topic_name_invalid);
+    }
+}
+
+TEST_CASE("PUBLISH 5.0: wildcards in the Topic Name are Topic Name invalid (0x90) [MQTT-3.3.2-2] [MQTT-4.7.0-1]",
+    "[malformed][publish][v5][MQTT-3.3.2-2][MQTT-4.7.0-1]")
+{
+    for (std::string_view topic : {"a/+", "#", "a/#", "+/b", "a+b"}) {
+        INFO(topic);
         CHECK(decode_error(pkt(0x30, str(topic) + b({0x00})), v5) == reason_code::topic_name_invalid);
     }
     CHECK(static_cast<int>(reason_code::topic_name_invalid) == 0x90);
@@ -447,12 +528,16 @@ TEST_CASE("Acknowledgements 5.0: invalid properties", "[malformed][ack][v5]")
 
 // ---- SUBSCRIBE / SUBACK -----------------------------------------------------------------
 
-TEST_CASE("SUBSCRIBE: at least one topic filter [MQTT-3.8.3-3] [MQTT-3.8.3-2]",
-    "[malformed][subscribe][MQTT-3.8.3-3][MQTT-3.8.3-2]")
+TEST_CASE("SUBSCRIBE 3.1.1: at least one topic filter [MQTT-3.8.3-3]", "[malformed][subscribe][v311][MQTT-3.8.3-3]")
 {
     CHECK(decode_error(pkt(0x82, b({0x00, 0x01})), v3) == protocol);
-    CHECK(decode_error(pkt(0x82, b({0x00, 0x01, 0x00})), v5) == protocol);
     CHECK(encode_error(subscribe{1, {}, {}}, v3) == malformed);
+}
+
+TEST_CASE("SUBSCRIBE 5.0: at least one topic filter [MQTT-3.8.3-2]", "[malformed][subscribe][v5][MQTT-3.8.3-2]")
+{
+    CHECK(decode_error(pkt(0x82, b({0x00, 0x01, 0x00})), v5) == protocol);
+    CHECK(decode_error(pkt(0x82, b({0x00, 0x01, 0x02, 0x0B, 0x01})), v5) == protocol); // properties only
     CHECK(encode_error(subscribe{1, {}, {}}, v5) == malformed);
 }
 

@@ -218,8 +218,8 @@ TEST_CASE("validate: duplicates are a protocol error, except User Property and S
 }
 
 TEST_CASE("validate: zero is a protocol error for Receive Maximum, Maximum Packet Size, Topic Alias and "
-          "Subscription Identifier [MQTT-3.3.2-8]",
-    "[property][validate][MQTT-3.3.2-8]")
+          "Subscription Identifier",
+    "[property][validate]")
 {
     CHECK(check(one(property_id::receive_maximum, 0u), packet_type::connect) == reason_code::protocol_error);
     CHECK(check(one(property_id::receive_maximum, 0u), packet_type::connack) == reason_code::protocol_error);
@@ -372,6 +372,38 @@ TEST_CASE("Encoding: properties must be allowed and of their data type", "[prope
     p.props.add(property_id::content_type, std::string(65535, 'a'));
     std::string out;
     CHECK_FALSE(encode(p, v5, out));
+}
+
+TEST_CASE("Encoding: the property rules of validate() hold for what we send", "[property][encode][v5]")
+{
+    publish p;
+    p.topic = buffer("t");
+    p.props.add(property_id::message_expiry_interval, 1u);
+    p.props.add(property_id::message_expiry_interval, 2u);
+    CHECK(codec_test::encode_error(p, v5) == reason_code::protocol_error); // duplicate
+    p.props.clear();
+    p.props.add(property_id::payload_format_indicator, 2u);
+    CHECK(codec_test::encode_error(p, v5) == reason_code::protocol_error);
+    connect c;
+    c.props.add(property_id::receive_maximum, 0u);
+    CHECK(codec_test::encode_error(c, v5) == reason_code::protocol_error);
+    c.props.clear();
+    c.props.add(property_id::authentication_data, std::string("d"));
+    CHECK(codec_test::encode_error(c, v5) == reason_code::protocol_error);
+    // 3.1.1 does not encode properties, so it does not check them.
+    c.version = protocol_version::v3_1_1;
+    CHECK(codec_test::encode_ok(c, protocol_version::v3_1_1).size() == 14);
+}
+
+TEST_CASE("A Topic Alias of 0 is never sent and never accepted [MQTT-3.3.2-8]", "[property][v5][MQTT-3.3.2-8]")
+{
+    publish p;
+    p.topic = buffer("t");
+    p.props.add(property_id::topic_alias, 0u);
+    CHECK(codec_test::encode_error(p, v5) == reason_code::protocol_error);
+    CHECK(decode_error(b({0x30, 0x07, 0x00, 0x01, 0x74, 0x03, 0x23, 0x00, 0x00}), v5) == reason_code::protocol_error);
+    p.props.set(property_id::topic_alias, 1u);
+    CHECK(std::get<publish>(decode_ok(codec_test::encode_ok(p, v5), v5)) == p);
 }
 
 TEST_CASE("Every Variable Byte Integer Subscription Identifier size round-trips", "[property][varint]")

@@ -174,8 +174,7 @@ TEST_CASE("Stream decoder: the maximum packet size is enforced from the fixed he
     }
 }
 
-TEST_CASE("Stream decoder: a Remaining Length of more than 4 bytes is malformed [MQTT-1.5.5-1]",
-    "[stream][varint]")
+TEST_CASE("Stream decoder: a Remaining Length of more than 4 bytes is malformed", "[stream][varint]")
 {
     stream_decoder d(max_packet_size, v5);
     d.feed(b({0x30, 0x80, 0x80, 0x80, 0x80}));

@@ -28,7 +28,11 @@ result<std::size_t> encoded_size(const packet& p, protocol_version v);
 
 // Appends the complete encoding of `p` to `out`. Fails without appending when a
 // field is out of range (string over 65535 bytes, packet over the maximum, QoS 0
-// PUBLISH with a packet id, ...): malformed_packet or packet_too_large.
+// PUBLISH with a packet id, a reason code the packet type does not define, ...):
+// malformed_packet or packet_too_large; protocol_error for 5.0 properties that
+// break a rule of validate() (duplicates, Topic Alias 0, ...) and for AUTH in
+// 3.1.1. UTF-8 text is not re-validated here (the decoder validates it). A
+// CONNECT is encoded for its own `version`, whatever `v` is.
 std::error_code encode(const packet& p, protocol_version v, std::string& out);
 
 // Gather encoding: appends everything but a PUBLISH payload to `header`, and
