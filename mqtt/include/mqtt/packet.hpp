@@ -196,7 +196,7 @@ constexpr packet_type packet_type_of() noexcept
 {
     constexpr auto index = []<std::size_t... I>(std::index_sequence<I...>) {
         std::size_t found = 0;
-        ((std::is_same_v<P, std::variant_alternative_t<I, packet>> ? (found = I, true) : false) || ...);
+        ((found = std::is_same_v<P, std::variant_alternative_t<I, packet>> ? I : found), ...);
         return found;
     }(std::make_index_sequence<std::variant_size_v<packet>>{});
     return static_cast<packet_type>(index + 1);
