@@ -22,6 +22,20 @@ inline std::string hex(std::string_view s)
     return out;
 }
 
+// A packet with first byte `first` and this body; the Remaining Length is computed.
+inline std::string pkt(int first, const std::string& body)
+{
+    std::string s(1, static_cast<char>(first));
+    mqtt::encode_variable_byte_integer(static_cast<std::uint32_t>(body.size()), s);
+    return s + body;
+}
+
+// A two-byte length prefix and the bytes (UTF-8 string or binary data).
+inline std::string str(std::string_view s)
+{
+    return mqtt::test_vectors::b({static_cast<int>(s.size() >> 8), static_cast<int>(s.size() & 0xFF)}) + std::string(s);
+}
+
 inline std::string encode_ok(const mqtt::packet& p, mqtt::protocol_version v)
 {
     std::string out;
