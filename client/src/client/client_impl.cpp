@@ -284,7 +284,10 @@ void client_impl::begin_attempt()
         if (!ec)
             self->on_connect_timeout(attempt);
     });
-    transport::async_connect(strand_, options_.endpoint,
+    auto ep = options_.endpoint;
+    if (ep.connect_timeout.count() == 0)
+        ep.connect_timeout = options_.connect.connect_timeout; // the transport gives up too
+    transport::async_connect(strand_, ep,
         [self = shared_from_this(), attempt](transport::error_code ec, std::unique_ptr<transport::stream> s) {
             auto strand = self->strand_;
             boost::asio::dispatch(strand, [self = std::move(self), attempt, ec, s = std::move(s)]() mutable {
