@@ -323,6 +323,7 @@ int main(int argc, char** argv)
             print_error(tool, "internal error");
             st.exit_code = 1;
         }
+        c.stop(); // after an error the connection may still be up
         signals.cancel();
         deadline.cancel();
     });

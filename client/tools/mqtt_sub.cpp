@@ -260,18 +260,21 @@ awaitable<int> run(client& c, const sub_config& cfg, connection_watch& watch)
         co_return 1;
     }
     std::size_t refused = 0;
+    std::string refusals;
     for (std::size_t i = 0; i < granted.codes.size() && i < filters.size(); ++i) {
         if (is_error(granted.codes[i])) {
             ++refused;
-            print_error(tool, "subscription to '" + filters[i].filter + "' refused: " + describe(make_error_code(granted.codes[i])));
+            refusals += (refusals.empty() ? "'" : ", '") + filters[i].filter + "' (" + describe(make_error_code(granted.codes[i])) + ")";
         } else if (cfg.conn.debug) {
             print_error(tool, "subscribed to '" + filters[i].filter + "' with QoS " + std::to_string(static_cast<int>(granted.codes[i])));
         }
     }
     if (refused == filters.size()) {
-        print_error(tool, "All subscription requests were denied.");
+        print_error(tool, "All subscription requests were denied: " + refusals);
         co_return 1;
     }
+    if (refused > 0)
+        print_error(tool, "warning: subscription refused: " + refusals);
     if (!cfg.unsubscribe_topics.empty()) {
         auto [uec, u] = co_await c.async_unsubscribe(cfg.unsubscribe_topics, cfg.conn.props.unsubscribe, net::as_tuple(net::use_awaitable));
         if (uec) {
@@ -355,6 +358,7 @@ int main(int argc, char** argv)
         }
         if (exit_code == 0)
             exit_code = code;
+        c.stop(); // after an error the connection may still be up
         signals.cancel();
         deadline.cancel();
     });
