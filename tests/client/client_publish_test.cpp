@@ -427,3 +427,33 @@ TEST_CASE("Large payloads go out intact through the gather write", "[client][pub
     CHECK(seen[1] == "small");
     CHECK(seen[2] == big.substr(1000));
 }
+
+TEST_CASE("Maximum QoS and Retain Available of CONNACK are respected [MQTT-3.2.2-11] [MQTT-3.2.2-14]", "[client][publish][v5][MQTT-3.2.2-11][MQTT-3.2.2-14]")
+{
+    harness h;
+    client c(h.ioc.get_executor(), h.options());
+    std::vector<mqtt::publish> seen;
+    h.spawn([&]() -> awaitable<void> {
+        connack ack;
+        ack.props.add(property_id::maximum_qos, 1u);
+        ack.props.add(property_id::retain_available, 0u);
+        auto conn = co_await h.broker.accept_session(ack);
+        auto p = co_await conn.expect<mqtt::publish>();
+        seen.push_back(p);
+        co_await conn.send(puback{p.packet_id, reason_code::success, {}});
+        CHECK_CLOSED(conn);
+    });
+    connect_client(h, c);
+    outcome<publish_result> q2, retained, q1;
+    c.async_publish("t", "2", qos::exactly_once, q2.handler());
+    c.async_publish("t", "r", qos::at_most_once, true, {}, retained.handler());
+    c.async_publish("t", "1", qos::at_least_once, q1.handler());
+    h.run_until([&] { return q2.done && retained.done && q1.done; });
+    c.stop();
+    h.finish();
+    CHECK(q2.ec == make_error_code(reason_code::qos_not_supported));
+    CHECK(retained.ec == make_error_code(reason_code::retain_not_supported));
+    CHECK_FALSE(q1.ec);
+    REQUIRE(seen.size() == 1); // nothing the broker cannot take was sent
+    CHECK(seen[0].payload == "1");
+}

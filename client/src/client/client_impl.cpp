@@ -151,6 +151,16 @@ void client_impl::publish(mqtt::publish msg, client::publish_handler h)
             return;
         }
     }
+    // The core does not apply the server's Maximum QoS / Retain Available to a
+    // client's publishes [MQTT-3.2.2-11] [MQTT-3.2.2-14]: refuse them here.
+    if (static_cast<std::uint8_t>(msg.qos) > server_maximum_qos_) {
+        complete(std::move(p), make_error_code(reason_code::qos_not_supported), publish_result{reason_code::qos_not_supported, {}});
+        return;
+    }
+    if (msg.retain && !server_retain_available_) {
+        complete(std::move(p), make_error_code(reason_code::retain_not_supported), publish_result{reason_code::retain_not_supported, {}});
+        return;
+    }
     auto tag = next_tag_++;
     publishes_.emplace(tag, std::move(p));
     if (msg.qos != qos::at_most_once)
@@ -653,6 +663,8 @@ void client_impl::on_connected(connected& c)
     attempt_timer_.cancel();
     ever_connected_ = true;
     last_connack_ = c.ack;
+    server_maximum_qos_ = static_cast<std::uint8_t>(c.ack.props.get_integer(property_id::maximum_qos).value_or(2));
+    server_retain_available_ = c.ack.props.get_integer(property_id::retain_available).value_or(1) != 0;
     if (auto id = c.ack.props.get_string(property_id::assigned_client_identifier))
         assigned_client_id_ = std::string(*id);
     auto ev = make_event(connection_event_kind::connected);

@@ -140,6 +140,8 @@ private:
     std::optional<mqtt::disconnect> server_disconnect_;
     std::optional<connack> refusal_;
     connack last_connack_;
+    std::uint8_t server_maximum_qos_ = 2;     // from the last CONNACK (5.0)
+    bool server_retain_available_ = true;
     std::atomic<bool> connected_flag_{false};
 
     timer_slot keep_alive_timer_;
