@@ -12,9 +12,11 @@ jobs=${JOBS:-2}
 
 bash scripts/setup.sh
 
+# Only what is run here is built (scripts/test.sh builds everything).
+# TODO(broker): build the broker target too, e.g. --target codec_demo mqtt-broker.
 echo "==== build (build/) ===="
 cmake -S . -B build -G Ninja -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$jobs"
+cmake --build build -j"$jobs" --target codec_demo
 
 port_busy() {
     ss -Hltn "sport = :$1" 2>/dev/null | grep -q .

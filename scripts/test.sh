@@ -103,6 +103,7 @@ phase_fuzz() {
 
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    rm -rf build-fuzz/artifacts
     mkdir -p build-fuzz/artifacts build-fuzz/logs
     local failed=0
     for t in "${fuzz_targets[@]}"; do
@@ -135,7 +136,11 @@ phase_fuzz() {
         else
             echo "$t: fuzzing FAILED (crash, leak or timeout); last lines of $log.log:"
             tail -n 80 "$log.log"
-            ls -1 build-fuzz/artifacts/ 2>/dev/null | sed "s|^|  artifact: build-fuzz/artifacts/|"
+            local artifact
+            for artifact in build-fuzz/artifacts/"$t"-*; do
+                [[ -e "$artifact" ]] || continue
+                echo "  input saved as $artifact; reproduce with: $bin $artifact"
+            done
             failed=1
         fi
     done
