@@ -87,18 +87,37 @@ mosquitto::mosquitto(bool persistence) : dir_("mqtt-mosquitto")
         error_ = certs.error;
         return;
     }
-    for (auto* port : {&ports_.tcp, &ports_.auth, &ports_.tls, &ports_.mtls, &ports_.ws, &ports_.wss}) {
-        *port = free_port();
-        if (*port == 0) {
-            error_ = "no free port";
-            return;
-        }
-    }
     auto passwd = run({MOSQUITTO_PASSWD_PATH, "-c", "-b", dir_.file("passwd"), test_user, test_password});
     if (passwd.code != 0) {
         error_ = "mosquitto_passwd failed: " + passwd.err;
         return;
     }
+    // A port found free may be taken by someone else before Mosquitto binds it:
+    // then try again with other ports.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        error_.clear();
+        if (!write_config(persistence))
+            return;
+        if (start())
+            return;
+        if (proc_)
+            proc_->stop(2s);
+    }
+}
+
+bool mosquitto::write_config(bool persistence)
+{
+    const auto& certs = pki();
+    for (auto* port : {&ports_.tcp, &ports_.auth, &ports_.tls, &ports_.mtls, &ports_.ws, &ports_.wss}) {
+        *port = free_port();
+        if (*port == 0) {
+            error_ = "no free port";
+            return false;
+        }
+    }
+    // max_inflight_messages 0: with a limit, Mosquitto 2.0.11 acknowledges but never
+    // delivers QoS 2 messages a 3.1.1 client sends beyond it (3.1.1 has no Receive
+    // Maximum to tell the client).
     std::ostringstream conf;
     conf << "per_listener_settings true\n"
          << "user " << current_user() << "\n"
@@ -132,8 +151,7 @@ mosquitto::mosquitto(bool persistence) : dir_("mqtt-mosquitto")
     conf << "protocol websockets\nallow_anonymous true\n";
     tls(false);
     write_file(dir_.file("mosquitto.conf"), conf.str());
-    if (!start() && error_.empty())
-        error_ = "mosquitto did not start";
+    return true;
 }
 
 mosquitto::~mosquitto()
@@ -152,7 +170,11 @@ bool mosquitto::start()
         return false;
     }
     for (auto port : {ports_.tcp, ports_.auth, ports_.tls, ports_.mtls, ports_.ws, ports_.wss}) {
-        if (!wait_port(port, 10s)) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        bool up = false;
+        while (!up && proc_->running() && std::chrono::steady_clock::now() < deadline)
+            up = wait_port(port, 100ms);
+        if (!up) {
             error_ = "mosquitto is not listening on port " + std::to_string(port) + ": " + proc_->err() + log();
             return false;
         }

@@ -58,6 +58,8 @@ public:
     std::vector<std::string> tool_args(const std::string& listener) const;
 
 private:
+    bool write_config(bool persistence);
+
     temp_dir dir_;
     broker_ports ports_;
     std::unique_ptr<process> proc_;

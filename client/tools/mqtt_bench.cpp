@@ -41,8 +41,8 @@ struct bench_config {
     std::string topic = "mqtt-bench/%i";
     double duration = 5;
     long long count = 0; // per publisher; 0 = use duration
-    std::size_t window = 256;
-    double drain = 5;
+    std::size_t window = 0; // 0: 256, but 20 for QoS 1/2 over MQTT 3.1.1
+    double drain = 2;
     unsigned threads = 1;
 };
 
@@ -58,11 +58,14 @@ Load:
   -q, --qos LIST          QoS levels to run one after the other, e.g. 0,1,2 (default 0)
   -s, --size BYTES        payload size, at least 20 (default 64)
   --rate R                messages/s per publisher (default: as fast as the window allows)
-  --window W              publishes in flight per publisher, acknowledged or queued (default 256)
+  --window W              publishes outstanding per publisher (default 256; 20 for QoS 1/2
+                          over MQTT 3.1.1, which has no Receive Maximum: brokers such as
+                          Mosquitto allow 20 in flight and misbehave beyond)
   -t, --topic PATTERN     topic per publisher, %i = publisher index (default mqtt-bench/%i)
   --duration SEC          publish for SEC seconds (default 5)
   --count N               or publish N messages per publisher
-  --drain SEC             wait at most SEC seconds for the last messages (default 5)
+  --drain SEC             after publishing, wait for the last messages until none came
+                          for SEC seconds (default 2); what is missing then is lost
   --threads T             run the clients on T threads (default 1)
   --help                  this text
 )";
@@ -128,8 +131,14 @@ bool parse(int argc, char** argv, bench_config& cfg, std::string& error, bool& h
                 return false;
             cfg.payload_size = static_cast<std::size_t>(n);
         } else if (flag == "--rate") {
-            if (!seconds(flag, cfg.rate))
+            if (!args.value(flag, v, error))
                 return false;
+            char* end = nullptr;
+            cfg.rate = std::strtod(v.c_str(), &end);
+            if (end == v.c_str() || *end != '\0' || cfg.rate < 0 || cfg.rate > 1e9) {
+                error = "--rate: expected messages per second";
+                return false;
+            }
         } else if (flag == "--window") {
             if (!args.int_value(flag, 1, 1'000'000, n, error))
                 return false;
@@ -162,6 +171,15 @@ bool parse(int argc, char** argv, bench_config& cfg, std::string& error, bool& h
     return true;
 }
 
+std::size_t effective_window(const bench_config& cfg, qos q)
+{
+    if (cfg.window != 0)
+        return cfg.window;
+    if (q != qos::at_most_once && cfg.conn.version == protocol_version::v3_1_1)
+        return 20;
+    return 256;
+}
+
 std::string topic_for(const std::string& pattern, const std::string& index)
 {
     std::string out;
@@ -185,7 +203,8 @@ std::uint64_t now_ns()
 
 struct publisher : std::enable_shared_from_this<publisher> {
     publisher(net::io_context& ioc, client_options o, std::uint32_t index, std::string t, const bench_config& c, qos level)
-        : cli(ioc.get_executor(), std::move(o)), id(index), topic(std::move(t)), cfg(c), q(level), timer(cli.get_executor())
+        : cli(ioc.get_executor(), std::move(o)), id(index), topic(std::move(t)), cfg(c), q(level),
+          window(effective_window(c, level)), timer(cli.get_executor())
     {
     }
 
@@ -194,6 +213,7 @@ struct publisher : std::enable_shared_from_this<publisher> {
     std::string topic;
     const bench_config& cfg;
     qos q;
+    std::size_t window;
     net::steady_timer timer;
     std::uint64_t next_seq = 0;
     std::size_t outstanding = 0;
@@ -224,7 +244,7 @@ struct publisher : std::enable_shared_from_this<publisher> {
         auto now = steady::now();
         if (cfg.count == 0 && now >= stop_at)
             stopping = true;
-        while (!done_sending() && outstanding < cfg.window) {
+        while (!done_sending() && outstanding < window) {
             if (cfg.rate > 0) {
                 auto due = start + std::chrono::duration_cast<steady::duration>(
                                        std::chrono::duration<double>(static_cast<double>(next_seq) / cfg.rate));
@@ -441,8 +461,26 @@ bool run_phase(const bench_config& cfg, const client_options& base, qos q, std::
     auto all_received = [&] {
         return std::all_of(subs.begin(), subs.end(), [&](auto& s) { return s->unique.load() >= acked; });
     };
-    run_until(ioc, cfg.threads, all_received,
-        std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(cfg.drain)));
+    // Drain: wait while messages keep arriving; stop when all are in, or after
+    // --drain seconds without progress (what is missing then is lost).
+    const auto idle_limit = std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(cfg.drain));
+    auto received_total = [&] {
+        std::uint64_t n = 0;
+        for (auto& s : subs)
+            n += s->received;
+        return n;
+    };
+    auto last_count = received_total();
+    auto last_progress = steady::now();
+    const auto drain_cap = steady::now() + std::chrono::minutes(10);
+    while (!all_received() && steady::now() - last_progress < idle_limit && steady::now() < drain_cap) {
+        run_until(ioc, cfg.threads, all_received, std::chrono::milliseconds(200));
+        auto n = received_total();
+        if (n != last_count) {
+            last_count = n;
+            last_progress = steady::now();
+        }
+    }
 
     for (auto& s : subs)
         s->cli.async_disconnect([](std::error_code) {});
@@ -476,7 +514,7 @@ bool run_phase(const bench_config& cfg, const client_options& base, qos q, std::
     if (cfg.rate > 0)
         std::snprintf(pace, sizeof pace, "%.0f msgs/s/publisher", cfg.rate);
     else
-        std::snprintf(pace, sizeof pace, "max rate, window %zu", cfg.window);
+        std::snprintf(pace, sizeof pace, "max rate, window %zu", effective_window(cfg, q));
     std::printf("QoS %d: %u publisher(s) -> %u subscriber(s), %zu-byte payload, %s, %s\n", static_cast<int>(q),
         cfg.publishers, cfg.subscribers, cfg.payload_size, amount, pace);
     std::printf("  sent:     %" PRIu64 " msgs in %.2f s = %.0f msgs/s (failed %" PRIu64 ")\n", acked, pub_seconds,
