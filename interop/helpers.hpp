@@ -55,8 +55,9 @@ inline std::unique_ptr<process> mosquitto_sub(const mosquitto& b, const std::str
     argv.insert(argv.end(), {"-d", "-F", "MSG " + format});
     auto p = std::make_unique<process>(argv);
     REQUIRE(p->started());
-    INFO(p->out() << p->err());
-    REQUIRE(p->wait_for_output("received SUBACK", 10s));
+    bool ready = p->wait_for_output("received SUBACK", 10s);
+    INFO("mosquitto_sub stdout: " << p->out() << "\nstderr: " << p->err() << "\nbroker log:\n" << (ready ? "" : b.log()));
+    REQUIRE(ready);
     return p;
 }
 
@@ -68,7 +69,7 @@ inline std::unique_ptr<process> mqtt_sub(const mosquitto& b, const std::string& 
     auto p = std::make_unique<process>(argv);
     REQUIRE(p->started());
     bool ready = p->wait_for_output("subscribed to", 10s, true);
-    INFO("mqtt-sub stderr: " << p->err());
+    INFO("mqtt-sub stderr: " << p->err() << "\nbroker log:\n" << (ready ? "" : b.log()));
     REQUIRE(ready);
     return p;
 }

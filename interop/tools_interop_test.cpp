@@ -70,7 +70,7 @@ TEST_CASE("mqtt-pub -> mqtt-sub over TLS, mutual TLS, WebSocket and secure WebSo
     }
 }
 
-TEST_CASE("mqtt-pub -r retains; a later mqtt-sub sees the retain flag", "[interop][tools][retain]")
+TEST_CASE("mqtt-pub -r retains, and a later mqtt-sub sees the retain flag", "[interop][tools][retain]")
 {
     mosquitto b;
     REQUIRE_BROKER(b);
@@ -83,7 +83,7 @@ TEST_CASE("mqtt-pub -r retains; a later mqtt-sub sees the retain flag", "[intero
     CHECK(ro.code == 0);
 }
 
-TEST_CASE("mqtt-sub killed abruptly: its will is published; mqtt-pub 5.0 properties reach mosquitto_sub", "[interop][tools][will][properties]")
+TEST_CASE("mqtt-sub killed abruptly: its will is published, and mqtt-pub 5.0 properties reach mosquitto_sub", "[interop][tools][will][properties]")
 {
     mosquitto b;
     REQUIRE_BROKER(b);

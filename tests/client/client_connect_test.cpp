@@ -212,7 +212,7 @@ TEST_CASE("A transient refusal is retried with backoff until accepted", "[client
     CHECK(log.count(connection_event_kind::connected) == 1);
 }
 
-TEST_CASE("retry_on_refusal retries a permanent refusal; max_attempts bounds it", "[client][connect][refused][reconnect]")
+TEST_CASE("retry_on_refusal retries a permanent refusal, and max_attempts bounds it", "[client][connect][refused][reconnect]")
 {
     harness h;
     auto o = h.options();

@@ -315,7 +315,7 @@ TEST_CASE("With reconnect off, a lost connection fails what is outstanding", "[c
     CHECK(p.ec == make_error_code(errc::connection_lost));
 }
 
-TEST_CASE("The session store holds in-flight messages; a new client resumes them", "[client][store][reconnect][MQTT-4.4.0-1]")
+TEST_CASE("The session store holds in-flight messages, and a new client resumes them", "[client][store][reconnect][MQTT-4.4.0-1]")
 {
     auto store = std::make_shared<memory_session_store>();
     std::uint16_t id = 0;

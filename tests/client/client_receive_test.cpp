@@ -138,7 +138,7 @@ TEST_CASE("After a reconnect without session the client subscribes again", "[cli
     CHECK(again.subscriptions[1].filter == "y");
 }
 
-TEST_CASE("Messages reach the message handler; QoS 1 is acknowledged [MQTT-4.3.2-4]", "[client][receive][MQTT-4.3.2-4]")
+TEST_CASE("Messages reach the message handler, and QoS 1 is acknowledged [MQTT-4.3.2-4]", "[client][receive][MQTT-4.3.2-4]")
 {
     harness h;
     client c(h.ioc.get_executor(), h.options());

@@ -142,7 +142,7 @@ TEST_CASE("mqtt-pub: flags become the CONNECT and PUBLISH fields (5.0)", "[syste
     CHECK(d.props.user_properties()[0].value == "done");
 }
 
-TEST_CASE("mqtt-pub -l publishes each stdin line; -n an empty payload (3.1.1)", "[system][tools][v311]")
+TEST_CASE("mqtt-pub -l publishes each stdin line, -n an empty payload (3.1.1)", "[system][tools][v311]")
 {
     harness h;
     std::vector<std::string> payloads;
