@@ -1,0 +1,214 @@
+#pragma once
+// The broker without I/O: sessions, routing, retained messages, wills, shared
+// subscriptions and access control, driven by connection events and time. The
+// network server (server.hpp) feeds it bytes and performs its output; tests and
+// fuzzers drive it directly.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "mqtt/broker/subscription_tree.hpp"
+#include "mqtt/broker/write_batch.hpp"
+#include "mqtt/session.hpp"
+
+namespace mqtt::broker {
+
+using connection_id = std::uint64_t;
+
+// What the server knows about a connection before CONNECT.
+struct connection_info {
+    std::string remote_address;
+    std::string listener;               // e.g. "tcp 127.0.0.1:1883"
+    std::size_t listener_index = 0;     // which configured listener accepted it
+    std::string tls_common_name;        // verified client certificate CN, if any
+    bool use_identity_as_username = false;
+    std::optional<bool> allow_anonymous; // per-listener override
+};
+
+// Who a connected client is, for access control.
+struct client_identity {
+    std::string_view client_id;
+    std::optional<std::string_view> username;
+};
+
+// Authentication and authorization; the default allows everything.
+class access_control {
+public:
+    virtual ~access_control() = default;
+    // success, bad_user_name_or_password or not_authorized. `username` is the
+    // CONNECT user name (or the certificate CN when the listener says so).
+    virtual reason_code authenticate(const connection_info&, std::optional<std::string_view> username,
+        const std::optional<std::string>& password)
+    {
+        (void)username;
+        (void)password;
+        return reason_code::success;
+    }
+    virtual bool can_publish(const client_identity&, std::string_view topic) { (void)topic; return true; }
+    virtual bool can_subscribe(const client_identity&, std::string_view filter) { (void)filter; return true; }
+    virtual bool can_receive(const client_identity&, std::string_view topic) { (void)topic; return true; }
+};
+
+struct engine_options {
+    std::uint16_t max_inflight = 20;          // per client, outgoing QoS 1/2 (0 = client's Receive Maximum only)
+    std::size_t max_queued_messages = 1000;   // per client, beyond the in-flight window (0 = unbounded)
+    std::size_t max_queued_bytes = 0;         // 0 = unbounded
+    std::uint32_t max_packet_size = 0;        // 0 = the protocol maximum
+    std::uint32_t message_size_limit = 0;     // payload bytes, 0 = no limit
+    std::uint16_t max_keepalive = 65535;
+    std::uint16_t receive_maximum = 100;      // what each client may have in flight to us
+    std::uint16_t topic_alias_maximum = 10;
+    bool retain_available = true;
+    std::uint8_t max_qos = 2;
+    bool allow_zero_length_clientid = true;
+    std::string auto_id_prefix = "auto-";
+    bool queue_qos0_messages = false;
+    // Sessions of 3.1.1 clients with clean session 0 (which never expire in the
+    // protocol) and the cap for 5.0 expiry; nullopt: never.
+    std::optional<std::chrono::seconds> persistent_client_expiration;
+    std::size_t max_subscriptions_per_client = 0; // 0 = unlimited
+    std::string version = "mqtt-broker";
+};
+
+// Counters a reliability engineer watches; also served as $SYS and Prometheus text.
+struct broker_metrics {
+    std::uint64_t messages_received = 0;     // PUBLISH packets from clients
+    std::uint64_t messages_sent = 0;         // PUBLISH packets to clients
+    std::uint64_t redeliveries = 0;          // of them, resent with DUP
+    std::uint64_t publish_dropped = 0;       // deliveries dropped, all reasons
+    std::uint64_t dropped_queue_full = 0;
+    std::uint64_t dropped_too_large = 0;
+    std::uint64_t dropped_expired = 0;
+    std::uint64_t dropped_not_authorized = 0;
+    std::uint64_t qos2_duplicates_suppressed = 0;
+    std::uint64_t connections_total = 0;
+    std::uint64_t clients_connected = 0;
+    std::uint64_t clients_maximum = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t protocol_errors = 0;
+};
+
+// What the server must do for one connection.
+struct connection_output {
+    write_batch batch;             // bytes to write (take it when no write is in flight)
+    bool close = false;            // close once the batch is written
+    std::error_code close_reason;
+    std::optional<clock::time_point> keep_alive_at; // arm the keep-alive timer for this time
+    bool keep_alive_cancel = false;
+};
+
+struct session_record {
+    std::string client_id;
+    std::unique_ptr<server_session> core;
+    connection_id connection = 0; // 0 while offline
+    protocol_version version = protocol_version::v5;
+    std::optional<std::string> username;
+    std::optional<mqtt::will> will;
+    std::uint32_t will_delay = 0;
+    std::optional<clock::time_point> will_at;    // a delayed will waiting to be published
+    std::uint32_t expiry_interval = 0;           // seconds; 0xFFFFFFFF = never
+    std::optional<clock::time_point> expires_at; // while offline
+    std::map<std::string, subscriber> subscriptions; // by the filter as subscribed (with $share/...)
+};
+
+class engine {
+public:
+    explicit engine(engine_options options = {}, std::shared_ptr<access_control> access = nullptr);
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // ---- input
+    connection_id open(connection_info info, clock::time_point now);
+    void received(connection_id id, std::string_view bytes, clock::time_point now);
+    void timer_fired(connection_id id, timer_id timer, clock::time_point now);
+    // The transport is gone (EOF, error, or the close the engine asked for).
+    void closed(connection_id id, clock::time_point now);
+    // Delayed wills, session expiry. Call at next_deadline() or every second.
+    void tick(clock::time_point now);
+    std::optional<clock::time_point> next_deadline() const;
+    // A message from the broker itself ($SYS): routed like a client's, no ACL.
+    void publish_internal(mqtt::publish msg, clock::time_point now);
+    // Disconnects everyone (5.0: 0x8B Server shutting down). Sessions stay.
+    void shutdown(clock::time_point now);
+
+    // ---- output
+    connection_output* output(connection_id id);
+    bool has_output() const noexcept { return !dirty_.empty(); }
+    // Calls f(id, output) for every connection with something to do, then forgets the list.
+    template <class F>
+    void drain(F&& f)
+    {
+        auto ids = std::move(dirty_);
+        dirty_.clear();
+        for (auto id : ids)
+            if (auto* out = output(id))
+                f(id, *out);
+    }
+
+    // ---- state
+    const broker_metrics& metrics() const noexcept { return metrics_; }
+    broker_metrics& metrics() noexcept { return metrics_; }
+    std::size_t session_count() const noexcept { return sessions_.size(); }
+    std::size_t subscription_count() const noexcept { return tree_.size(); }
+    std::size_t retained_count() const noexcept { return retained_.size(); }
+    std::size_t connection_count() const noexcept { return connections_.size(); }
+    const session_record* find_session(std::string_view client_id) const;
+    // True once the connection's CONNECT has been accepted.
+    bool has_session(connection_id id);
+    void set_access_control(std::shared_ptr<access_control> access);
+    const engine_options& options() const noexcept { return opts_; }
+
+private:
+    struct connection_state;
+    struct retained_message {
+        mqtt::publish msg;
+        clock::time_point stored_at;
+    };
+
+    connection_state* find(connection_id id);
+    void mark(connection_state& c);
+    void run(connection_state& c, server_session& core, clock::time_point now);
+    void run_session(session_record& s, clock::time_point now);
+    void on_connect(connection_state& c, mqtt::connect& pkt, clock::time_point now);
+    void refuse(server_session& core, reason_code code, clock::time_point now);
+    void collect_garbage();
+    void on_publish(connection_state& c, mqtt::publish& msg, clock::time_point now);
+    void on_subscribe(connection_state& c, mqtt::subscribe& pkt, clock::time_point now);
+    void on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::time_point now);
+    void connection_ended(connection_state& c, std::error_code reason, clock::time_point now);
+    void route(const mqtt::publish& msg, const session_record* from, clock::time_point now, std::size_t* delivered = nullptr);
+    void deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, bool retain,
+        const std::vector<std::uint32_t>& subscription_ids, clock::time_point now);
+    void send_retained(session_record& s, std::string_view filter, const subscriber& sub, clock::time_point now);
+    void publish_will(session_record& s, clock::time_point now);
+    void discard_session(session_record& s);
+    void store_retained(const mqtt::publish& msg, clock::time_point now);
+    client_identity identity(const session_record& s) const;
+    std::string assign_client_id();
+
+    engine_options opts_;
+    std::shared_ptr<access_control> access_;
+    std::unordered_map<connection_id, std::unique_ptr<connection_state>> connections_;
+    std::unordered_map<std::string, std::unique_ptr<session_record>> sessions_;
+    subscription_tree tree_;
+    std::map<std::string, retained_message, std::less<>> retained_;
+    std::vector<connection_id> dirty_;
+    connection_id next_id_ = 1;
+    std::uint64_t assigned_ids_ = 0;
+    broker_metrics metrics_;
+
+    // Scratch space reused by route() so that routing does not allocate.
+    std::vector<const subscriber*> match_plain_;
+    std::vector<shared_group*> match_shared_;
+    std::vector<std::unique_ptr<session_record>> graveyard_; // discarded sessions, freed between events
+};
+
+} // namespace mqtt::broker

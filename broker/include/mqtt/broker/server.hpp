@@ -1,0 +1,46 @@
+#pragma once
+// The broker on the network: listeners (TCP, TLS, WebSocket, WSS; IPv4 and IPv6),
+// one connection object per client doing the I/O for the engine, the timers, $SYS,
+// the Prometheus metrics listener, and reloading credentials on SIGHUP.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "mqtt/broker/config.hpp"
+#include "mqtt/broker/engine.hpp"
+
+namespace mqtt::broker {
+
+class logger;
+
+class server {
+public:
+    server(boost::asio::io_context& io, broker_config config);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Loads credentials and certificates and opens every listener. False (and a
+    // message naming the file or address) when anything fails.
+    bool start(std::string& error);
+    // Stops accepting, disconnects every client (5.0: 0x8B) and lets io.run() return.
+    void stop();
+    // Reloads the password file, the ACL file and TLS certificates; connections stay.
+    bool reload(std::string& error);
+
+    // The ports actually bound, in listener order (useful with port 0).
+    std::vector<std::uint16_t> bound_ports() const;
+    engine& broker_engine() noexcept;
+    // The metrics as Prometheus text.
+    std::string prometheus_text() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace mqtt::broker

@@ -1,0 +1,758 @@
+// Broker engine: connection handling, sessions, routing. The QoS exchanges
+// themselves are the core's (server_session); this file decides who gets what.
+#include "mqtt/broker/engine.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "mqtt/topic.hpp"
+
+namespace mqtt::broker {
+
+namespace {
+
+constexpr std::uint32_t never_expires = 0xFFFFFFFF;
+
+// The tag on every delivery: the core reports each one's outcome (drops counted).
+constexpr std::uint64_t delivery_tag = 1;
+
+mqtt::qos min_qos(mqtt::qos a, mqtt::qos b) { return static_cast<std::uint8_t>(a) < static_cast<std::uint8_t>(b) ? a : b; }
+
+} // namespace
+
+struct engine::connection_state {
+    connection_id id = 0;
+    connection_info info;
+    std::unique_ptr<server_session> pending; // the core until CONNECT is accepted
+    session_record* session = nullptr;
+    connection_output out;
+    bool dirty = false;
+    bool ended = false;
+    bool will_suppressed = false;   // normal DISCONNECT received
+    bool will_requested = false;    // DISCONNECT 0x04 received
+    std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
+    std::optional<std::string> username;
+
+    // Valid until the connection has ended.
+    server_session& core() { return session ? *session->core : *pending; }
+};
+
+engine::engine(engine_options options, std::shared_ptr<access_control> access)
+    : opts_(std::move(options)), access_(access ? std::move(access) : std::make_shared<access_control>())
+{
+}
+
+engine::~engine() = default;
+
+void engine::set_access_control(std::shared_ptr<access_control> access)
+{
+    access_ = access ? std::move(access) : std::make_shared<access_control>();
+}
+
+const session_record* engine::find_session(std::string_view client_id) const
+{
+    auto it = sessions_.find(std::string(client_id));
+    return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+bool engine::has_session(connection_id id)
+{
+    auto* c = find(id);
+    return c && c->session;
+}
+
+engine::connection_state* engine::find(connection_id id)
+{
+    auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second.get();
+}
+
+connection_output* engine::output(connection_id id)
+{
+    auto* c = find(id);
+    return c ? &c->out : nullptr;
+}
+
+void engine::mark(connection_state& c)
+{
+    if (!c.dirty) {
+        c.dirty = true;
+        dirty_.push_back(c.id);
+    }
+}
+
+client_identity engine::identity(const session_record& s) const
+{
+    client_identity who{s.client_id, std::nullopt};
+    if (s.username)
+        who.username = *s.username;
+    return who;
+}
+
+// ---------------------------------------------------------------- connections
+
+connection_id engine::open(connection_info info, clock::time_point)
+{
+    auto c = std::make_unique<connection_state>();
+    c->id = next_id_++;
+    c->info = std::move(info);
+    session_options so;
+    so.manual_ack = true; // acknowledge only once routed (and, with a store, committed)
+    so.max_inflight = opts_.max_inflight;
+    so.max_queued_messages = opts_.max_queued_messages;
+    so.max_queued_bytes = opts_.max_queued_bytes;
+    c->pending = std::make_unique<server_session>(so);
+    auto id = c->id;
+    connections_.emplace(id, std::move(c));
+    ++metrics_.connections_total;
+    return id;
+}
+
+void engine::received(connection_id id, std::string_view bytes, clock::time_point now)
+{
+    auto* c = find(id);
+    if (!c || c->ended)
+        return;
+    metrics_.bytes_received += bytes.size();
+    auto& core = c->core();
+    core.receive(bytes, now);
+    run(*c, core, now);
+    collect_garbage();
+}
+
+void engine::timer_fired(connection_id id, timer_id timer, clock::time_point now)
+{
+    auto* c = find(id);
+    if (!c || c->ended)
+        return;
+    auto& core = c->core();
+    core.timer_fired(timer, now);
+    run(*c, core, now);
+    collect_garbage();
+}
+
+void engine::closed(connection_id id, clock::time_point now)
+{
+    auto* c = find(id);
+    if (!c)
+        return;
+    if (!c->ended) {
+        auto& core = c->core();
+        core.connection_lost(now);
+        core.actions().clear();
+        connection_ended(*c, make_error_code(errc::connection_lost), now);
+    }
+    connections_.erase(id);
+    collect_garbage();
+}
+
+// Performs the actions a connection's core produced.
+void engine::run(connection_state& c, server_session& core, clock::time_point now)
+{
+    auto& queue = core.actions();
+    while (!queue.empty()) {
+        std::vector<action> batch;
+        batch.swap(queue);
+        for (auto& a : batch) {
+            if (auto* s = std::get_if<send_packet>(&a)) {
+                if (c.ended || !core.version())
+                    continue;
+                if (auto* p = std::get_if<mqtt::publish>(&s->pkt)) {
+                    ++metrics_.messages_sent;
+                    if (p->dup)
+                        ++metrics_.redeliveries;
+                }
+                if (c.out.batch.append(s->pkt, *core.version()))
+                    mark(c);
+            } else if (auto* d = std::get_if<deliver_message>(&a)) {
+                on_publish(c, d->msg, now);
+            } else if (auto* cr = std::get_if<connect_received>(&a)) {
+                on_connect(c, cr->pkt, now);
+            } else if (auto* sr = std::get_if<subscribe_received>(&a)) {
+                on_subscribe(c, sr->pkt, now);
+            } else if (auto* ur = std::get_if<unsubscribe_received>(&a)) {
+                on_unsubscribe(c, ur->pkt, now);
+            } else if (auto* dr = std::get_if<disconnect_received>(&a)) {
+                if (dr->pkt.code == reason_code::disconnect_with_will_message)
+                    c.will_requested = true;
+                else if (!is_error(dr->pkt.code))
+                    c.will_suppressed = true; // [MQTT-3.1.2-10] / [MQTT-3.14.4-3]
+                c.expiry_update = dr->pkt.props.get_integer(property_id::session_expiry_interval);
+            } else if (std::get_if<auth_received>(&a)) {
+                // We offer no enhanced authentication: AUTH is unexpected here.
+                core.disconnect(mqtt::disconnect{reason_code::protocol_error, {}}, now);
+            } else if (auto* pd = std::get_if<publish_done>(&a)) {
+                if (pd->ec) {
+                    ++metrics_.publish_dropped;
+                    if (pd->ec == make_error_code(errc::queue_full))
+                        ++metrics_.dropped_queue_full;
+                    else if (pd->ec == make_error_code(reason_code::packet_too_large))
+                        ++metrics_.dropped_too_large;
+                    else if (pd->ec == make_error_code(errc::message_expired))
+                        ++metrics_.dropped_expired;
+                }
+            } else if (auto* st = std::get_if<set_timer>(&a)) {
+                if (st->id == timer_id::keep_alive) {
+                    c.out.keep_alive_at = st->at;
+                    c.out.keep_alive_cancel = false;
+                    mark(c);
+                }
+            } else if (auto* ct = std::get_if<cancel_timer>(&a)) {
+                if (ct->id == timer_id::keep_alive) {
+                    c.out.keep_alive_at.reset();
+                    c.out.keep_alive_cancel = true;
+                    mark(c);
+                }
+            } else if (auto* cl = std::get_if<close_connection>(&a)) {
+                if (cl->reason && cl->reason != make_error_code(reason_code::session_taken_over))
+                    ++metrics_.protocol_errors;
+                connection_ended(c, cl->reason, now);
+            }
+        }
+    }
+}
+
+// Performs the actions of a session's core whatever connection it is on (or none).
+void engine::run_session(session_record& s, clock::time_point now)
+{
+    if (s.connection != 0) {
+        if (auto* c = find(s.connection)) {
+            run(*c, *s.core, now);
+            return;
+        }
+    }
+    // Offline: sends cannot happen; only outcomes matter.
+    auto& queue = s.core->actions();
+    for (auto& a : queue) {
+        if (auto* pd = std::get_if<publish_done>(&a); pd && pd->ec) {
+            ++metrics_.publish_dropped;
+            if (pd->ec == make_error_code(errc::queue_full))
+                ++metrics_.dropped_queue_full;
+        }
+    }
+    queue.clear();
+}
+
+void engine::refuse(server_session& core, reason_code code, clock::time_point now)
+{
+    core.accept(connack{false, code, {}}, now);
+}
+
+std::string engine::assign_client_id()
+{
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::string id;
+    do {
+        id = opts_.auto_id_prefix + std::to_string(rng()) + "-" + std::to_string(++assigned_ids_);
+    } while (sessions_.count(id));
+    return id;
+}
+
+void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_point now)
+{
+    auto& core = *c.pending;
+    const bool v5 = pkt.version == protocol_version::v5;
+    connack ack;
+
+    // Client identifier [MQTT-3.1.3-6..9] (3.1.1) / [MQTT-3.1.3-6..8] (5.0).
+    std::string client_id = pkt.client_id;
+    bool assigned = false;
+    if (client_id.empty()) {
+        if (!v5 && !pkt.clean_start)
+            return refuse(core, reason_code::client_identifier_not_valid, now); // [MQTT-3.1.3-8]
+        if (!opts_.allow_zero_length_clientid)
+            return refuse(core, reason_code::client_identifier_not_valid, now);
+        client_id = assign_client_id();
+        assigned = true;
+    }
+
+    // Authentication.
+    std::optional<std::string> username = pkt.username;
+    if (c.info.use_identity_as_username) {
+        if (c.info.tls_common_name.empty())
+            return refuse(core, reason_code::not_authorized, now);
+        username = c.info.tls_common_name;
+    }
+    std::optional<std::string_view> user_view;
+    if (username)
+        user_view = *username;
+    auto verdict = access_->authenticate(c.info, user_view, c.info.use_identity_as_username ? std::nullopt : pkt.password);
+    if (is_error(verdict))
+        return refuse(core, verdict, now);
+
+    if (v5 && pkt.props.contains(property_id::authentication_method))
+        return refuse(core, reason_code::bad_authentication_method, now);
+    if (pkt.will) {
+        if (static_cast<std::uint8_t>(pkt.will->qos) > opts_.max_qos)
+            return refuse(core, reason_code::qos_not_supported, now); // [MQTT-3.2.2-12]
+        if (pkt.will->retain && !opts_.retain_available)
+            return refuse(core, reason_code::retain_not_supported, now); // [MQTT-3.2.2-13]
+    }
+    std::optional<std::uint16_t> server_keep_alive;
+    if (opts_.max_keepalive < 65535 && (pkt.keep_alive == 0 || pkt.keep_alive > opts_.max_keepalive)) {
+        if (!v5)
+            return refuse(core, reason_code::client_identifier_not_valid, now); // as Mosquitto does for 3.1.1
+        server_keep_alive = opts_.max_keepalive;
+    }
+
+    // Session: take over a live connection, resume or start anew.
+    session_record* s = nullptr;
+    if (auto it = sessions_.find(client_id); it != sessions_.end()) {
+        s = it->second.get();
+        if (s->connection != 0) {
+            if (auto* old = find(s->connection)) {
+                // [MQTT-3.1.4-2] (3.1.1) / [MQTT-3.1.4-3] (5.0): the existing client is disconnected.
+                s->core->disconnect(mqtt::disconnect{reason_code::session_taken_over, {}}, now);
+                run(*old, *s->core, now);
+                if (!old->ended)
+                    connection_ended(*old, make_error_code(reason_code::session_taken_over), now);
+            }
+        }
+        // The old connection's end may have expired the session (expiry 0).
+        it = sessions_.find(client_id);
+        s = it == sessions_.end() ? nullptr : it->second.get();
+        if (s && pkt.clean_start) {
+            discard_session(*s); // [MQTT-3.1.2-4] (5.0) / [MQTT-3.1.2-6] (3.1.1)
+            s = nullptr;
+        }
+    }
+    bool session_present = s != nullptr;
+    if (!s) {
+        auto rec = std::make_unique<session_record>();
+        rec->client_id = client_id;
+        s = rec.get();
+        sessions_.emplace(client_id, std::move(rec));
+    } else {
+        c.pending->adopt_session(*s->core); // [MQTT-4.4.0-1]: resent on accept
+        if (s->will_at) {
+            s->will_at.reset(); // reconnected within the Will Delay Interval: not published
+            s->will.reset();
+        }
+    }
+    s->core = std::move(c.pending);
+    s->connection = c.id;
+    s->version = pkt.version;
+    s->username = username;
+    s->expires_at.reset();
+    s->will = pkt.will;
+    s->will_delay = 0;
+    if (s->will) {
+        if (auto d = s->will->props.get_integer(property_id::will_delay_interval))
+            s->will_delay = *d;
+        s->will->props.remove(property_id::will_delay_interval);
+    }
+    if (v5) {
+        s->expiry_interval = pkt.props.get_integer(property_id::session_expiry_interval).value_or(0);
+    } else {
+        s->expiry_interval = pkt.clean_start ? 0 : never_expires;
+    }
+    if (opts_.persistent_client_expiration && s->expiry_interval != 0) {
+        auto cap = static_cast<std::uint64_t>(opts_.persistent_client_expiration->count());
+        if (s->expiry_interval == never_expires || s->expiry_interval > cap)
+            s->expiry_interval = static_cast<std::uint32_t>(std::min<std::uint64_t>(cap, never_expires - 1));
+    }
+    c.session = s;
+    c.username = username;
+
+    ack.session_present = session_present; // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
+    ack.code = reason_code::success;
+    if (v5) {
+        if (opts_.receive_maximum != 65535)
+            ack.props.add(property_id::receive_maximum, opts_.receive_maximum);
+        if (opts_.max_packet_size)
+            ack.props.add(property_id::maximum_packet_size, opts_.max_packet_size);
+        if (opts_.topic_alias_maximum)
+            ack.props.add(property_id::topic_alias_maximum, opts_.topic_alias_maximum);
+        if (opts_.max_qos < 2)
+            ack.props.add(property_id::maximum_qos, opts_.max_qos);
+        if (!opts_.retain_available)
+            ack.props.add(property_id::retain_available, 0u);
+        if (assigned)
+            ack.props.add(property_id::assigned_client_identifier, client_id); // [MQTT-3.2.2-16]
+        if (server_keep_alive)
+            ack.props.add(property_id::server_keep_alive, *server_keep_alive);
+        if (s->expiry_interval != pkt.props.get_integer(property_id::session_expiry_interval).value_or(0))
+            ack.props.add(property_id::session_expiry_interval, s->expiry_interval);
+    }
+    ++metrics_.clients_connected;
+    metrics_.clients_maximum = std::max(metrics_.clients_maximum, metrics_.clients_connected);
+    s->core->accept(ack, now);
+}
+
+void engine::connection_ended(connection_state& c, std::error_code, clock::time_point now)
+{
+    if (c.ended)
+        return;
+    c.ended = true;
+    c.out.close = true;
+    mark(c);
+    auto* s = c.session;
+    c.session = nullptr; // the session lives on without this connection
+    if (!s || s->connection != c.id)
+        return;
+    s->connection = 0;
+    --metrics_.clients_connected;
+    if (c.expiry_update) {
+        // A 5.0 client may change the expiry on DISCONNECT, but not from 0 [MQTT-3.14.2-2].
+        if (!(s->expiry_interval == 0 && *c.expiry_update != 0))
+            s->expiry_interval = *c.expiry_update;
+    }
+    // The will: not after a normal DISCONNECT; published on anything else, or on
+    // DISCONNECT 0x04 [MQTT-3.1.2-8] (3.1.1) / [MQTT-3.1.2-10] (5.0).
+    if (c.will_suppressed && !c.will_requested)
+        s->will.reset();
+    if (s->will) {
+        if (s->will_delay == 0 || s->expiry_interval == 0)
+            publish_will(*s, now);
+        else
+            s->will_at = now + std::chrono::seconds(std::min(s->will_delay, s->expiry_interval));
+    }
+    if (s->expiry_interval == 0) {
+        discard_session(*s);
+    } else if (s->expiry_interval != never_expires) {
+        s->expires_at = now + std::chrono::seconds(s->expiry_interval);
+    }
+}
+
+void engine::discard_session(session_record& s)
+{
+    for (auto& [filter, sub] : s.subscriptions) {
+        auto parts = parse_topic_filter(filter);
+        if (parts)
+            tree_.unsubscribe(parts->share_name, parts->filter, &s);
+    }
+    s.subscriptions.clear();
+    if (s.connection != 0)
+        if (auto* c = find(s.connection); c && c->session == &s)
+            c->session = nullptr; // the connection must not point at a freed session
+    // Destroyed later: its core may be running right now (see collect_garbage).
+    auto it = sessions_.find(s.client_id);
+    if (it != sessions_.end()) {
+        graveyard_.push_back(std::move(it->second));
+        sessions_.erase(it);
+    }
+}
+
+void engine::collect_garbage() { graveyard_.clear(); }
+
+void engine::publish_will(session_record& s, clock::time_point now)
+{
+    if (!s.will)
+        return;
+    auto w = std::move(*s.will);
+    s.will.reset();
+    s.will_at.reset();
+    if (!access_->can_publish(identity(s), w.topic))
+        return;
+    mqtt::publish msg;
+    msg.topic = std::move(w.topic);
+    msg.payload = std::move(w.payload);
+    msg.qos = w.qos;
+    msg.retain = w.retain;
+    msg.props = std::move(w.props);
+    if (msg.retain)
+        store_retained(msg, now);
+    route(msg, nullptr, now);
+}
+
+// ---------------------------------------------------------------- publish
+
+void engine::on_publish(connection_state& c, mqtt::publish& msg, clock::time_point now)
+{
+    auto* s = c.session;
+    if (!s)
+        return;
+    ++metrics_.messages_received;
+    const bool v5 = s->version == protocol_version::v5;
+    auto ack = [&](reason_code code) {
+        if (msg.qos != qos::at_most_once) {
+            s->core->acknowledge(msg.packet_id, v5 ? code : reason_code::success, now);
+            run(c, *s->core, now);
+        }
+    };
+    if (opts_.message_size_limit && msg.payload.size() > opts_.message_size_limit) {
+        ++metrics_.publish_dropped;
+        return ack(reason_code::packet_too_large);
+    }
+    if (!access_->can_publish(identity(*s), msg.topic)) {
+        // 3.1.1 has no way to say no: positive acknowledgment, message dropped [MQTT-3.3.5-2].
+        ++metrics_.dropped_not_authorized;
+        return ack(reason_code::not_authorized);
+    }
+    if (msg.retain)
+        store_retained(msg, now);
+    std::size_t delivered = 0;
+    route(msg, s, now, &delivered);
+    ack(delivered == 0 ? reason_code::no_matching_subscribers : reason_code::success);
+}
+
+void engine::store_retained(const mqtt::publish& msg, clock::time_point now)
+{
+    if (!opts_.retain_available)
+        return;
+    if (msg.payload.empty()) {
+        // An empty retained message clears the topic and is not stored [MQTT-3.3.1-10] / [MQTT-3.3.1-6].
+        auto it = retained_.find(msg.topic.view());
+        if (it != retained_.end())
+            retained_.erase(it);
+        return;
+    }
+    auto copy = msg;
+    copy.dup = false;
+    copy.packet_id = 0;
+    copy.props.remove(property_id::subscription_identifier);
+    copy.props.remove(property_id::topic_alias);
+    auto it = retained_.find(msg.topic.view());
+    if (it != retained_.end())
+        it->second = retained_message{std::move(copy), now}; // replaces [MQTT-3.3.1-5]
+    else
+        retained_.emplace(msg.topic.str(), retained_message{std::move(copy), now});
+}
+
+void engine::publish_internal(mqtt::publish msg, clock::time_point now)
+{
+    if (msg.retain)
+        store_retained(msg, now);
+    route(msg, nullptr, now);
+}
+
+void engine::route(const mqtt::publish& msg, const session_record* from, clock::time_point now, std::size_t* delivered)
+{
+    // Local copies keep this safe should delivery ever re-enter routing.
+    std::vector<const subscriber*> plain;
+    std::vector<shared_group*> shared;
+    plain.swap(match_plain_);
+    shared.swap(match_shared_);
+    plain.clear();
+    shared.clear();
+    tree_.match(msg.topic, plain, shared);
+
+    // One copy per client: the highest QoS of its matching subscriptions, with all of
+    // their subscription identifiers [MQTT-3.3.5-1] (3.1.1) / [MQTT-3.3.4-2..4] (5.0).
+    std::sort(plain.begin(), plain.end(), [](auto* a, auto* b) { return a->session < b->session; });
+    std::vector<std::uint32_t> ids;
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < plain.size();) {
+        auto* target = plain[i]->session;
+        mqtt::qos best = qos::at_most_once;
+        bool any = false;
+        bool keep_retain = false;
+        ids.clear();
+        for (; i < plain.size() && plain[i]->session == target; ++i) {
+            auto& sub = *plain[i];
+            if (sub.options.no_local && target == from)
+                continue; // [MQTT-3.8.3-3] (5.0): not back to its publisher
+            any = true;
+            if (static_cast<std::uint8_t>(sub.options.qos) > static_cast<std::uint8_t>(best))
+                best = sub.options.qos;
+            keep_retain |= sub.options.retain_as_published;
+            if (sub.subscription_id)
+                ids.push_back(sub.subscription_id);
+        }
+        if (!any)
+            continue;
+        // A live subscription gets RETAIN 0 unless it asked for Retain As Published
+        // [MQTT-3.3.1-9] (3.1.1) / [MQTT-3.3.1-12] (5.0).
+        deliver(*target, msg, min_qos(msg.qos, best), keep_retain && msg.retain, ids, now);
+        ++count;
+    }
+    for (auto* g : shared) {
+        if (g->members.empty())
+            continue;
+        // Round robin, preferring members that are connected.
+        std::size_t n = g->members.size();
+        std::size_t pick = g->next % n;
+        for (std::size_t k = 0; k < n; ++k) {
+            auto idx = (g->next + k) % n;
+            if (g->members[idx].session->connection != 0) {
+                pick = idx;
+                break;
+            }
+        }
+        g->next = (pick + 1) % n;
+        auto& sub = g->members[pick];
+        ids.clear();
+        if (sub.subscription_id)
+            ids.push_back(sub.subscription_id);
+        deliver(*sub.session, msg, min_qos(msg.qos, sub.options.qos), false, ids, now);
+        ++count;
+    }
+    if (delivered)
+        *delivered = count;
+    plain.swap(match_plain_);
+    shared.swap(match_shared_);
+}
+
+void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, bool retain,
+    const std::vector<std::uint32_t>& subscription_ids, clock::time_point now)
+{
+    if (!access_->can_receive(identity(s), msg.topic)) {
+        ++metrics_.dropped_not_authorized;
+        return;
+    }
+    if (s.connection == 0 && q == qos::at_most_once && !opts_.queue_qos0_messages)
+        return; // at most once: not kept for an offline client
+    mqtt::publish out;
+    out.topic = msg.topic;
+    out.payload = msg.payload; // shared, not copied
+    out.qos = q;
+    out.retain = retain;
+    if (!msg.props.empty() || !subscription_ids.empty()) {
+        out.props = msg.props;
+        out.props.remove(property_id::subscription_identifier);
+        for (auto id : subscription_ids)
+            out.props.add(property_id::subscription_identifier, id);
+    }
+    s.core->publish(std::move(out), delivery_tag, now);
+    run_session(s, now);
+}
+
+// ---------------------------------------------------------------- subscribe
+
+void engine::on_subscribe(connection_state& c, mqtt::subscribe& pkt, clock::time_point now)
+{
+    auto* s = c.session;
+    if (!s)
+        return;
+    const bool v5 = s->version == protocol_version::v5;
+    std::uint32_t sub_id = pkt.props.get_integer(property_id::subscription_identifier).value_or(0);
+    suback ack;
+    ack.packet_id = pkt.packet_id; // [MQTT-3.8.4-2]
+    struct granted {
+        std::string filter;
+        subscriber sub;
+        bool existed;
+    };
+    std::vector<granted> retained_to_send;
+    for (auto& req : pkt.subscriptions) {
+        auto parts = parse_topic_filter(req.filter);
+        if (!parts) {
+            ack.codes.push_back(v5 ? reason_code::topic_filter_invalid : reason_code::unspecified_error);
+            continue;
+        }
+        if (!access_->can_subscribe(identity(*s), req.filter)) {
+            ack.codes.push_back(v5 ? reason_code::not_authorized : reason_code::unspecified_error);
+            continue;
+        }
+        if (opts_.max_subscriptions_per_client && s->subscriptions.size() >= opts_.max_subscriptions_per_client
+            && !s->subscriptions.count(req.filter)) {
+            ack.codes.push_back(v5 ? reason_code::quota_exceeded : reason_code::unspecified_error);
+            continue;
+        }
+        subscriber sub{s, req.options, sub_id};
+        if (static_cast<std::uint8_t>(sub.options.qos) > opts_.max_qos)
+            sub.options.qos = static_cast<mqtt::qos>(opts_.max_qos); // granted lower [MQTT-3.8.4-6] (3.1.1)
+        bool existed = tree_.subscribe(parts->share_name, parts->filter, sub);
+        s->subscriptions[req.filter] = sub;
+        ack.codes.push_back(static_cast<reason_code>(static_cast<std::uint8_t>(sub.options.qos)));
+        if (!parts->shared())
+            retained_to_send.push_back({std::string(parts->filter), sub, existed});
+    }
+    s->core->send(std::move(ack), now); // one SUBACK for all filters [MQTT-3.8.4-4] (3.1.1) / [MQTT-3.8.4-5] (5.0)
+    run(c, *s->core, now);
+    for (auto& g : retained_to_send) {
+        auto rh = v5 ? g.sub.options.retain_handling : retain_handling::send_on_subscribe;
+        if (rh == retain_handling::do_not_send || (rh == retain_handling::send_if_new_subscription && g.existed))
+            continue;
+        send_retained(*s, g.filter, g.sub, now);
+    }
+}
+
+void engine::send_retained(session_record& s, std::string_view filter, const subscriber& sub, clock::time_point now)
+{
+    std::vector<std::string> expired;
+    std::vector<std::uint32_t> ids;
+    if (sub.subscription_id)
+        ids.push_back(sub.subscription_id);
+    for (auto& [topic, r] : retained_) {
+        if (!topic_matches(filter, topic))
+            continue;
+        auto msg = r.msg;
+        if (auto expiry = msg.props.get_integer(property_id::message_expiry_interval)) {
+            auto age = std::chrono::duration_cast<std::chrono::seconds>(now - r.stored_at).count();
+            if (age >= static_cast<long long>(*expiry)) {
+                expired.push_back(topic);
+                continue;
+            }
+            msg.props.set(property_id::message_expiry_interval, *expiry - static_cast<std::uint32_t>(age));
+        }
+        // Retained messages sent on subscribe keep RETAIN 1 [MQTT-3.3.1-8] (3.1.1) / [MQTT-3.3.1-9] (5.0).
+        deliver(s, msg, min_qos(msg.qos, sub.options.qos), true, ids, now);
+    }
+    for (auto& t : expired)
+        retained_.erase(t);
+}
+
+void engine::on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::time_point now)
+{
+    auto* s = c.session;
+    if (!s)
+        return;
+    unsuback ack;
+    ack.packet_id = pkt.packet_id;
+    for (auto& f : pkt.filters) {
+        bool existed = false;
+        if (auto parts = parse_topic_filter(f)) {
+            existed = tree_.unsubscribe(parts->share_name, parts->filter, s);
+            s->subscriptions.erase(f);
+        }
+        if (s->version == protocol_version::v5)
+            ack.codes.push_back(existed ? reason_code::success : reason_code::no_subscription_existed);
+    }
+    s->core->send(std::move(ack), now); // [MQTT-3.10.4-4] / [MQTT-3.10.4-5]
+    run(c, *s->core, now);
+}
+
+// ---------------------------------------------------------------- time
+
+void engine::tick(clock::time_point now)
+{
+    std::vector<std::string> expired;
+    for (auto& [id, s] : sessions_) {
+        if (s->connection != 0)
+            continue;
+        if (s->will_at && *s->will_at <= now)
+            publish_will(*s, now);
+        if (s->expires_at && *s->expires_at <= now)
+            expired.push_back(id);
+    }
+    for (auto& id : expired) {
+        auto it = sessions_.find(id);
+        if (it == sessions_.end())
+            continue;
+        publish_will(*it->second, now); // a will still waiting goes out when the session ends
+        auto again = sessions_.find(id);
+        if (again != sessions_.end())
+            discard_session(*again->second);
+    }
+    collect_garbage();
+}
+
+std::optional<clock::time_point> engine::next_deadline() const
+{
+    std::optional<clock::time_point> next;
+    for (auto& [id, s] : sessions_) {
+        for (auto& t : {s->will_at, s->expires_at})
+            if (t && (!next || *t < *next))
+                next = t;
+    }
+    return next;
+}
+
+void engine::shutdown(clock::time_point now)
+{
+    for (auto& [id, c] : connections_) {
+        if (c->ended)
+            continue;
+        auto& core = c->core();
+        if (c->session)
+            core.disconnect(mqtt::disconnect{reason_code::server_shutting_down, {}}, now);
+        else
+            core.connection_lost(now);
+        run(*c, core, now);
+        if (!c->ended)
+            connection_ended(*c, make_error_code(reason_code::server_shutting_down), now);
+    }
+}
+
+} // namespace mqtt::broker

@@ -1,0 +1,609 @@
+// The broker's network side: listeners, connections, timers, $SYS and metrics.
+// Everything runs on one io_context; the engine is only touched from its thread.
+#include "mqtt/broker/server.hpp"
+
+#include <array>
+#include <chrono>
+#include <unordered_map>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include "mqtt/broker/access.hpp"
+#include "mqtt/broker/logger.hpp"
+#include "mqtt/transport/stream.hpp"
+#include "mqtt/version.hpp"
+
+namespace mqtt::broker {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t read_buffer_size = 16 * 1024;
+constexpr auto connect_timeout = std::chrono::seconds(10);
+constexpr std::size_t max_http_request = 8 * 1024;
+
+std::string format_listener(const listener_config& l, std::uint16_t port)
+{
+    std::string addr = l.bind_address.empty() ? "*" : l.bind_address;
+    return std::string(transport::to_string(l.scheme)) + " " + addr + ":" + std::to_string(port);
+}
+
+} // namespace
+
+struct server::impl {
+    struct listener {
+        listener_config config;
+        std::size_t index;
+        std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+        std::shared_ptr<transport::server_tls_context> tls;
+        std::uint16_t port = 0;
+        std::uint32_t connections = 0;
+    };
+
+    struct connection : std::enable_shared_from_this<connection> {
+        impl* srv;
+        connection_id id = 0;
+        std::size_t listener_index = 0;
+        std::unique_ptr<transport::stream> stream;
+        std::unique_ptr<char[]> read_buffer;
+        write_batch in_flight;
+        std::vector<asio::const_buffer> buffers;
+        asio::steady_timer keep_alive;
+        asio::steady_timer connect_timer;
+        bool writing = false;
+        bool closed = false;
+
+        connection(impl* s, asio::any_io_executor ex) : srv(s), keep_alive(ex), connect_timer(ex) {}
+
+        void start()
+        {
+            read_buffer = std::make_unique<char[]>(read_buffer_size);
+            connect_timer.expires_after(connect_timeout);
+            connect_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                if (!ec && !self->closed && !self->srv->eng.has_session(self->id)) {
+                    self->srv->log.log(log_type::notice, "client at " + self->stream->remote_endpoint()
+                            + " sent no CONNECT in time; closing");
+                    self->close_now();
+                }
+            });
+            read();
+        }
+
+        void read()
+        {
+            if (closed)
+                return;
+            stream->async_read_some(asio::buffer(read_buffer.get(), read_buffer_size),
+                [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                    if (self->closed)
+                        return;
+                    if (ec) {
+                        self->close_now();
+                        return;
+                    }
+                    self->srv->eng.received(self->id, std::string_view(self->read_buffer.get(), n), clock::now());
+                    self->srv->pump();
+                    self->read();
+                });
+        }
+
+        void handle_output(connection_output& out)
+        {
+            if (closed)
+                return;
+            if (out.keep_alive_cancel) {
+                keep_alive.cancel();
+                out.keep_alive_cancel = false;
+            }
+            if (out.keep_alive_at) {
+                keep_alive.expires_at(*out.keep_alive_at);
+                out.keep_alive_at.reset();
+                keep_alive.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                    if (ec || self->closed)
+                        return;
+                    self->srv->eng.timer_fired(self->id, timer_id::keep_alive, clock::now());
+                    self->srv->pump();
+                });
+            }
+            write_if_idle();
+        }
+
+        // One gather write per turn: whatever the engine queued while the previous
+        // write was in flight goes out together.
+        void write_if_idle()
+        {
+            if (writing || closed)
+                return;
+            auto* out = srv->eng.output(id);
+            if (!out)
+                return;
+            if (!out->batch.empty()) {
+                in_flight.clear();
+                std::swap(in_flight, out->batch);
+                buffers.clear();
+                in_flight.for_each_segment([&](const char* p, std::size_t n) { buffers.emplace_back(p, n); });
+                writing = true;
+                stream->async_write(buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                    self->writing = false;
+                    if (self->closed)
+                        return;
+                    if (ec) {
+                        self->close_now();
+                        return;
+                    }
+                    self->srv->eng.metrics().bytes_sent += n;
+                    self->write_if_idle();
+                });
+                return;
+            }
+            if (out->close)
+                close_now();
+        }
+
+        void close_now()
+        {
+            if (closed)
+                return;
+            closed = true;
+            stream->close();
+            keep_alive.cancel();
+            connect_timer.cancel();
+            srv->eng.closed(id, clock::now());
+            srv->forget(id, listener_index);
+            srv->pump();
+        }
+    };
+
+    asio::io_context& io;
+    broker_config cfg;
+    logger log;
+    std::shared_ptr<config_access_control> access;
+    engine eng;
+    std::vector<listener> listeners;
+    std::unordered_map<connection_id, std::shared_ptr<connection>> connections;
+    asio::steady_timer tick_timer;
+    asio::steady_timer sys_timer;
+    std::unique_ptr<tcp::acceptor> metrics_acceptor;
+    clock::time_point started = clock::now();
+    bool stopping = false;
+
+    impl(asio::io_context& ctx, broker_config c)
+        : io(ctx),
+          cfg(std::move(c)),
+          log(cfg),
+          access(std::make_shared<config_access_control>()),
+          eng(make_engine_options(cfg), access),
+          tick_timer(ctx),
+          sys_timer(ctx)
+    {
+    }
+
+    static engine_options make_engine_options(const broker_config& cfg)
+    {
+        engine_options o;
+        o.max_inflight = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg.max_inflight_messages, 65535));
+        o.max_queued_messages = cfg.max_queued_messages;
+        o.max_queued_bytes = static_cast<std::size_t>(cfg.max_queued_bytes);
+        o.max_packet_size = cfg.max_packet_size;
+        o.message_size_limit = cfg.message_size_limit;
+        o.max_keepalive = cfg.max_keepalive;
+        o.retain_available = cfg.retain_available;
+        o.max_qos = cfg.max_qos;
+        o.allow_zero_length_clientid = cfg.allow_zero_length_clientid;
+        o.auto_id_prefix = cfg.auto_id_prefix;
+        o.queue_qos0_messages = cfg.queue_qos0_messages;
+        o.persistent_client_expiration = cfg.persistent_client_expiration;
+        o.version = std::string("mqtt-broker ") + std::string(library_version());
+        return o;
+    }
+
+    // Hands every pending engine output to its connection, until there is none.
+    void pump()
+    {
+        while (eng.has_output()) {
+            eng.drain([&](connection_id id, connection_output& out) {
+                auto it = connections.find(id);
+                if (it != connections.end())
+                    it->second->handle_output(out);
+            });
+        }
+    }
+
+    void forget(connection_id id, std::size_t listener_index)
+    {
+        // Erased later: the connection may be running one of its own handlers now.
+        asio::post(io, [this, id, listener_index] {
+            if (connections.erase(id) && listener_index < listeners.size() && listeners[listener_index].connections > 0)
+                --listeners[listener_index].connections;
+        });
+    }
+
+    bool load_access(std::string& error)
+    {
+        auto fresh = std::make_shared<config_access_control>();
+        if (!fresh->load(cfg, error))
+            return false;
+        access->swap(*fresh);
+        return true;
+    }
+
+    bool open_listener(listener& l, std::string& error)
+    {
+        auto& lc = l.config;
+        if (transport::uses_tls(lc.scheme)) {
+            transport::tls_options t;
+            t.cert_file = lc.certfile;
+            t.key_file = lc.keyfile;
+            t.ca_file = lc.cafile;
+            t.ca_path = lc.capath;
+            t.require_client_certificate = lc.require_certificate;
+            std::string why;
+            l.tls = transport::make_server_tls_context(t, why);
+            if (!l.tls) {
+                error = lc.origin + ": " + why;
+                return false;
+            }
+        }
+        std::vector<tcp::endpoint> endpoints;
+        boost::system::error_code ec;
+        if (lc.bind_address.empty()) {
+            endpoints.emplace_back(tcp::v6(), lc.port); // dual stack where the system allows
+        } else {
+            tcp::resolver resolver(io);
+            auto results = resolver.resolve(lc.bind_address, std::to_string(lc.port),
+                tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+            if (ec) {
+                error = lc.origin + ": cannot resolve bind address '" + lc.bind_address + "': " + ec.message();
+                return false;
+            }
+            for (auto& r : results)
+                endpoints.push_back(r.endpoint());
+        }
+        for (auto ep : endpoints) {
+            if (l.port != 0)
+                ep.port(l.port); // the same port on every address of the listener
+            auto acc = std::make_unique<tcp::acceptor>(io);
+            acc->open(ep.protocol(), ec);
+            if (!ec && ep.address().is_v6() && lc.bind_address.empty())
+                acc->set_option(asio::ip::v6_only(false), ec);
+            if (ec && lc.bind_address.empty()) {
+                // No IPv6 here: fall back to IPv4 on every interface.
+                ep = tcp::endpoint(tcp::v4(), ep.port());
+                acc = std::make_unique<tcp::acceptor>(io);
+                acc->open(ep.protocol(), ec);
+            }
+            if (!ec)
+                acc->set_option(tcp::acceptor::reuse_address(true), ec);
+            if (!ec)
+                acc->bind(ep, ec);
+            if (!ec)
+                acc->listen(asio::socket_base::max_listen_connections, ec);
+            if (ec) {
+                error = lc.origin + ": cannot listen on " + format_listener(lc, ep.port()) + ": " + ec.message();
+                return false;
+            }
+            l.port = acc->local_endpoint().port();
+            l.acceptors.push_back(std::move(acc));
+        }
+        log.log(log_type::notice, "listening on " + format_listener(lc, l.port));
+        for (auto& acc : l.acceptors)
+            accept(l, *acc);
+        return true;
+    }
+
+    void accept(listener& l, tcp::acceptor& acc)
+    {
+        acc.async_accept([this, &l, &acc](boost::system::error_code ec, tcp::socket socket) {
+            if (stopping)
+                return;
+            if (ec) {
+                if (ec != asio::error::operation_aborted)
+                    accept(l, acc);
+                return;
+            }
+            bool over_global = cfg.max_connections >= 0
+                && connections.size() >= static_cast<std::size_t>(cfg.max_connections);
+            bool over_listener = l.config.max_connections && l.connections >= *l.config.max_connections;
+            if (over_global || over_listener) {
+                boost::system::error_code ignore;
+                socket.close(ignore);
+            } else {
+                ++l.connections;
+                handshake(l, std::move(socket));
+            }
+            accept(l, acc);
+        });
+    }
+
+    void handshake(listener& l, tcp::socket socket)
+    {
+        auto index = l.index;
+        transport::async_accept(std::move(socket), l.config.scheme, l.tls,
+            [this, index](boost::system::error_code ec, std::unique_ptr<transport::stream> s) {
+                auto& lst = listeners[index];
+                if (ec || stopping) {
+                    if (lst.connections > 0)
+                        --lst.connections;
+                    if (ec)
+                        log.log(log_type::information, "handshake failed on " + format_listener(lst.config, lst.port)
+                                + ": " + ec.message());
+                    return;
+                }
+                connection_info info;
+                info.remote_address = s->remote_endpoint();
+                info.listener = format_listener(lst.config, lst.port);
+                info.listener_index = index;
+                info.tls_common_name = s->peer_common_name();
+                info.use_identity_as_username = lst.config.use_identity_as_username;
+                auto conn = std::make_shared<connection>(this, s->get_executor());
+                conn->stream = std::move(s);
+                conn->listener_index = index;
+                conn->id = eng.open(std::move(info), clock::now());
+                connections.emplace(conn->id, conn);
+                conn->start();
+            });
+    }
+
+    void schedule_tick()
+    {
+        tick_timer.expires_after(std::chrono::seconds(1));
+        tick_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec || stopping)
+                return;
+            eng.tick(clock::now());
+            pump();
+            schedule_tick();
+        });
+    }
+
+    void schedule_sys()
+    {
+        if (cfg.sys_interval.count() == 0)
+            return;
+        publish_sys();
+        sys_timer.expires_after(cfg.sys_interval);
+        sys_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec || stopping)
+                return;
+            schedule_sys();
+        });
+    }
+
+    void publish_sys()
+    {
+        auto now = clock::now();
+        auto& m = eng.metrics();
+        auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - started).count();
+        auto pub = [&](const char* topic, std::string value) {
+            mqtt::publish p;
+            p.topic = buffer(std::string("$SYS/broker/") + topic);
+            p.payload = buffer(std::move(value));
+            p.retain = true;
+            eng.publish_internal(std::move(p), now);
+        };
+        pub("version", eng.options().version);
+        pub("uptime", std::to_string(uptime) + " seconds");
+        pub("clients/connected", std::to_string(m.clients_connected));
+        pub("clients/total", std::to_string(eng.session_count()));
+        pub("clients/maximum", std::to_string(m.clients_maximum));
+        pub("messages/received", std::to_string(m.messages_received));
+        pub("messages/sent", std::to_string(m.messages_sent));
+        pub("publish/messages/dropped", std::to_string(m.publish_dropped));
+        pub("publish/messages/redelivered", std::to_string(m.redeliveries));
+        pub("publish/messages/qos2_duplicates_suppressed", std::to_string(m.qos2_duplicates_suppressed));
+        pub("bytes/received", std::to_string(m.bytes_received));
+        pub("bytes/sent", std::to_string(m.bytes_sent));
+        pub("retained messages/count", std::to_string(eng.retained_count()));
+        pub("subscriptions/count", std::to_string(eng.subscription_count()));
+        pump();
+    }
+
+    std::string prometheus() const
+    {
+        auto& m = eng.metrics();
+        std::string out;
+        auto metric = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
+            out += "# HELP mqtt_broker_";
+            out += name;
+            out += " ";
+            out += help;
+            out += "\n# TYPE mqtt_broker_";
+            out += name;
+            out += " ";
+            out += type;
+            out += "\nmqtt_broker_";
+            out += name;
+            out += " ";
+            out += std::to_string(v);
+            out += "\n";
+        };
+        metric("messages_received_total", "counter", "PUBLISH packets received from clients.", m.messages_received);
+        metric("messages_sent_total", "counter", "PUBLISH packets sent to clients.", m.messages_sent);
+        metric("redeliveries_total", "counter", "PUBLISH packets resent with DUP set.", m.redeliveries);
+        metric("publish_dropped_total", "counter", "Deliveries dropped, all reasons.", m.publish_dropped);
+        metric("dropped_queue_full_total", "counter", "Deliveries dropped because a client queue was full.", m.dropped_queue_full);
+        metric("dropped_too_large_total", "counter", "Deliveries larger than the client's Maximum Packet Size.", m.dropped_too_large);
+        metric("dropped_expired_total", "counter", "Deliveries whose Message Expiry Interval passed while queued.", m.dropped_expired);
+        metric("dropped_not_authorized_total", "counter", "Publishes and deliveries refused by the ACL.", m.dropped_not_authorized);
+        metric("qos2_duplicates_suppressed_total", "counter", "Duplicate QoS 2 PUBLISH packets not delivered again.", m.qos2_duplicates_suppressed);
+        metric("protocol_errors_total", "counter", "Connections closed for a protocol error.", m.protocol_errors);
+        metric("connections_total", "counter", "Connections accepted.", m.connections_total);
+        metric("clients_connected", "gauge", "Clients connected now.", m.clients_connected);
+        metric("sessions", "gauge", "Sessions, connected or not.", eng.session_count());
+        metric("subscriptions", "gauge", "Subscriptions.", eng.subscription_count());
+        metric("retained_messages", "gauge", "Retained messages.", eng.retained_count());
+        metric("bytes_received_total", "counter", "Bytes received.", m.bytes_received);
+        metric("bytes_sent_total", "counter", "Bytes sent.", m.bytes_sent);
+        return out;
+    }
+
+    bool open_metrics(std::string& error)
+    {
+        if (!cfg.metrics_port)
+            return true;
+        boost::system::error_code ec;
+        auto addr = asio::ip::make_address(cfg.metrics_bind_address, ec);
+        if (ec) {
+            error = "metrics_bind_address '" + cfg.metrics_bind_address + "': " + ec.message();
+            return false;
+        }
+        metrics_acceptor = std::make_unique<tcp::acceptor>(io);
+        tcp::endpoint ep(addr, *cfg.metrics_port);
+        metrics_acceptor->open(ep.protocol(), ec);
+        if (!ec)
+            metrics_acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec)
+            metrics_acceptor->bind(ep, ec);
+        if (!ec)
+            metrics_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+            error = "metrics listener " + cfg.metrics_bind_address + ":" + std::to_string(*cfg.metrics_port) + ": "
+                + ec.message();
+            return false;
+        }
+        log.log(log_type::notice, "metrics (Prometheus text) on http://" + cfg.metrics_bind_address + ":"
+                + std::to_string(metrics_acceptor->local_endpoint().port()) + "/metrics");
+        accept_metrics();
+        return true;
+    }
+
+    // A minimal HTTP/1.x responder: whatever the request, the metrics text.
+    void accept_metrics()
+    {
+        metrics_acceptor->async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+            if (ec || stopping)
+                return;
+            auto sock = std::make_shared<tcp::socket>(std::move(socket));
+            auto request = std::make_shared<std::string>();
+            auto chunk = std::make_shared<std::array<char, 1024>>();
+            read_http(sock, request, chunk);
+            accept_metrics();
+        });
+    }
+
+    void read_http(std::shared_ptr<tcp::socket> sock, std::shared_ptr<std::string> request,
+        std::shared_ptr<std::array<char, 1024>> chunk)
+    {
+        sock->async_read_some(asio::buffer(*chunk), [this, sock, request, chunk](boost::system::error_code ec, std::size_t n) {
+            if (ec)
+                return;
+            request->append(chunk->data(), n);
+            if (request->find("\r\n\r\n") == std::string::npos && request->size() < max_http_request) {
+                read_http(sock, request, chunk);
+                return;
+            }
+            auto body = prometheus();
+            auto response = std::make_shared<std::string>("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                                                          "Content-Length: "
+                + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+            asio::async_write(*sock, asio::buffer(*response), [sock, response](boost::system::error_code, std::size_t) {
+                boost::system::error_code ignore;
+                sock->shutdown(tcp::socket::shutdown_both, ignore);
+                sock->close(ignore);
+            });
+        });
+    }
+};
+
+server::server(boost::asio::io_context& io, broker_config config) : impl_(std::make_unique<impl>(io, std::move(config))) {}
+
+server::~server() = default;
+
+bool server::start(std::string& error)
+{
+    auto& d = *impl_;
+    for (auto& note : d.cfg.notes)
+        d.log.log(log_type::notice, note);
+    if (!d.load_access(error))
+        return false;
+    d.listeners.clear();
+    d.listeners.reserve(d.cfg.listeners.size());
+    for (std::size_t i = 0; i < d.cfg.listeners.size(); ++i) {
+        d.listeners.push_back({d.cfg.listeners[i], i, {}, {}, 0, 0});
+        d.listeners.back().port = d.cfg.listeners[i].port;
+    }
+    for (auto& l : d.listeners)
+        if (!d.open_listener(l, error))
+            return false;
+    if (!d.open_metrics(error))
+        return false;
+    d.log.log(log_type::notice, d.eng.options().version + " running");
+    d.schedule_tick();
+    d.schedule_sys();
+    return true;
+}
+
+void server::stop()
+{
+    auto& d = *impl_;
+    if (d.stopping)
+        return;
+    d.stopping = true;
+    d.log.log(log_type::notice, "shutting down");
+    for (auto& l : d.listeners)
+        for (auto& acc : l.acceptors) {
+            boost::system::error_code ignore;
+            acc->close(ignore);
+        }
+    if (d.metrics_acceptor) {
+        boost::system::error_code ignore;
+        d.metrics_acceptor->close(ignore);
+    }
+    d.tick_timer.cancel();
+    d.sys_timer.cancel();
+    d.eng.shutdown(clock::now());
+    d.pump();
+    auto& m = d.eng.metrics();
+    d.log.log(log_type::notice, "delivery counters: received " + std::to_string(m.messages_received) + ", sent "
+            + std::to_string(m.messages_sent) + ", redelivered " + std::to_string(m.redeliveries) + ", dropped "
+            + std::to_string(m.publish_dropped) + " (queue full " + std::to_string(m.dropped_queue_full)
+            + ", too large " + std::to_string(m.dropped_too_large) + ", expired " + std::to_string(m.dropped_expired)
+            + ", not authorized " + std::to_string(m.dropped_not_authorized) + "), QoS 2 duplicates suppressed "
+            + std::to_string(m.qos2_duplicates_suppressed));
+}
+
+bool server::reload(std::string& error)
+{
+    auto& d = *impl_;
+    if (!d.load_access(error))
+        return false;
+    for (auto& l : d.listeners) {
+        if (!transport::uses_tls(l.config.scheme))
+            continue;
+        transport::tls_options t;
+        t.cert_file = l.config.certfile;
+        t.key_file = l.config.keyfile;
+        t.ca_file = l.config.cafile;
+        t.ca_path = l.config.capath;
+        t.require_client_certificate = l.config.require_certificate;
+        std::string why;
+        auto fresh = transport::make_server_tls_context(t, why);
+        if (!fresh) {
+            error = l.config.origin + ": " + why;
+            return false;
+        }
+        l.tls = std::move(fresh);
+    }
+    d.log.log(log_type::notice, "reloaded password, ACL and certificate files");
+    return true;
+}
+
+std::vector<std::uint16_t> server::bound_ports() const
+{
+    std::vector<std::uint16_t> ports;
+    for (auto& l : impl_->listeners)
+        ports.push_back(l.port);
+    return ports;
+}
+
+engine& server::broker_engine() noexcept { return impl_->eng; }
+
+std::string server::prometheus_text() const { return impl_->prometheus(); }
+
+} // namespace mqtt::broker

@@ -1,0 +1,147 @@
+#pragma once
+// Drives the broker engine with fake clients that speak real bytes.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mqtt/broker/engine.hpp"
+#include "mqtt/codec.hpp"
+#include "mqtt/stream_decoder.hpp"
+
+namespace mqtt::broker::test {
+
+using namespace std::chrono_literals;
+
+struct fake_client {
+    engine& e;
+    connection_id id;
+    protocol_version version;
+    stream_decoder decoder;
+    std::vector<packet> inbox;
+    bool closed = false;
+    bool gone = false;
+
+    fake_client(engine& eng, protocol_version v, connection_info info, clock::time_point now)
+        : e(eng), id(eng.open(std::move(info), now)), version(v), decoder(max_packet_size, v)
+    {
+    }
+
+    void send(const packet& p, clock::time_point now)
+    {
+        std::string bytes;
+        auto ec = encode(p, version, bytes);
+        if (ec)
+            throw std::runtime_error("test encode failed: " + ec.message());
+        e.received(id, bytes, now);
+    }
+
+    // Pulls what the engine wrote to this connection.
+    void collect()
+    {
+        auto* out = e.output(id);
+        if (!out)
+            return;
+        std::string bytes;
+        out->batch.for_each_segment([&](const char* p, std::size_t n) { bytes.append(p, n); });
+        out->batch.clear();
+        decoder.feed(bytes);
+        while (auto next = decoder.next()) {
+            if (!*next)
+                throw std::runtime_error("engine wrote bytes that do not decode: " + next->error().message());
+            inbox.push_back(std::move(next->value()));
+        }
+        if (out->close)
+            closed = true;
+    }
+
+    std::vector<packet> take()
+    {
+        collect();
+        auto r = std::move(inbox);
+        inbox.clear();
+        return r;
+    }
+
+    template <class T>
+    std::vector<T> take_of()
+    {
+        std::vector<T> r;
+        for (auto& p : take())
+            if (auto* x = std::get_if<T>(&p))
+                r.push_back(std::move(*x));
+        return r;
+    }
+
+    // The transport goes away (as the server reports it).
+    void drop(clock::time_point now)
+    {
+        if (!gone) {
+            gone = true;
+            e.closed(id, now);
+        }
+    }
+};
+
+struct broker_fixture {
+    engine e;
+    clock::time_point now = clock::time_point{} + std::chrono::hours(2);
+    std::vector<std::unique_ptr<fake_client>> clients;
+
+    explicit broker_fixture(engine_options o = {}, std::shared_ptr<access_control> ac = nullptr) : e(std::move(o), std::move(ac)) {}
+
+    fake_client& open(protocol_version v, connection_info info = {})
+    {
+        clients.push_back(std::make_unique<fake_client>(e, v, std::move(info), now));
+        return *clients.back();
+    }
+
+    // Opens a connection and completes CONNECT; returns the client and its CONNACK.
+    fake_client& connect(protocol_version v, std::string client_id, bool clean = true, properties props = {},
+        std::optional<will> w = std::nullopt, connack* ack_out = nullptr)
+    {
+        auto& c = open(v);
+        mqtt::connect pkt;
+        pkt.version = v;
+        pkt.client_id = std::move(client_id);
+        pkt.clean_start = clean;
+        pkt.keep_alive = 0;
+        pkt.props = std::move(props);
+        pkt.will = std::move(w);
+        c.send(pkt, now);
+        settle();
+        auto acks = c.take_of<connack>();
+        if (acks.size() != 1)
+            throw std::runtime_error("expected one CONNACK");
+        if (ack_out)
+            *ack_out = acks[0];
+        return c;
+    }
+
+    void settle()
+    {
+        e.drain([](connection_id, connection_output&) {});
+    }
+
+    void subscribe(fake_client& c, std::string filter, subscribe_options o, properties props = {}, std::uint16_t id = 1)
+    {
+        c.send(mqtt::subscribe{id, {{std::move(filter), o}}, std::move(props)}, now);
+        settle();
+        auto acks = c.take_of<suback>();
+        if (acks.size() != 1)
+            throw std::runtime_error("expected one SUBACK");
+    }
+
+    static mqtt::publish msg(std::string topic, std::string payload, mqtt::qos q, std::uint16_t id = 0, bool retain = false)
+    {
+        mqtt::publish p;
+        p.topic = buffer(std::move(topic));
+        p.payload = buffer(std::move(payload));
+        p.qos = q;
+        p.packet_id = q == qos::at_most_once ? 0 : id;
+        p.retain = retain;
+        return p;
+    }
+};
+
+} // namespace mqtt::broker::test
