@@ -173,9 +173,9 @@ void session_core::reset_connection()
     cursor_ = out_.begin();
     ping_sent_.reset();
     retransmit_armed_ = false;
-    if (role_ == role::server)
-        version_.reset(); // the next connection's CONNECT says
-    decoder_ = stream_decoder(max_packet_, version_);
+    // version_ stays: sends queued before the close are still encoded with it. A
+    // server's decoder learns the next connection's version from its CONNECT.
+    decoder_ = stream_decoder(max_packet_, role_ == role::client ? version_ : std::nullopt);
 }
 
 void session_core::session_started(bool session_present, clock::time_point now)
@@ -764,7 +764,17 @@ void session_core::send_control(packet pkt, clock::time_point now)
 
 void session_core::protocol_violation(reason_code code, clock::time_point now)
 {
-    if (version_ == protocol_version::v5) {
+    // Some decoder verdicts (e.g. 0x84 for a CONNECT a client should never get) are
+    // not valid in DISCONNECT: tell the peer it broke the protocol instead.
+    auto answer = (role_ == role::server && (phase_ == phase::idle || phase_ == phase::awaiting_accept))
+        ? packet_type::connack
+        : packet_type::disconnect;
+    if (!reason_code_allowed(answer, code))
+        code = reason_code::protocol_error;
+    auto v = role_ == role::server && phase_ == phase::idle ? decoder_.version() : version_;
+    if (v)
+        version_ = v;
+    if (v == protocol_version::v5) {
         if (role_ == role::server && phase_ == phase::idle)
             send(connack{false, code, {}}, now); // an error in CONNECT [MQTT-4.13.1-1]
         else if (phase_ != phase::idle && phase_ != phase::awaiting_accept)

@@ -63,13 +63,20 @@ struct fake_client {
         return r;
     }
 
+    // Takes the packets of one type; the others stay in the inbox, in order.
     template <class T>
     std::vector<T> take_of()
     {
+        collect();
         std::vector<T> r;
-        for (auto& p : take())
+        std::vector<packet> rest;
+        for (auto& p : inbox) {
             if (auto* x = std::get_if<T>(&p))
                 r.push_back(std::move(*x));
+            else
+                rest.push_back(std::move(p));
+        }
+        inbox = std::move(rest);
         return r;
     }
 

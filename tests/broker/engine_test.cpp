@@ -462,7 +462,7 @@ TEST_CASE("A malformed packet closes only that connection", "[broker][errors]")
     auto& good = b.connect(v5, "good");
     b.subscribe(good, "t", {});
     auto& bad = b.connect(v5, "bad");
-    std::string garbage("\x30\x05\x00\x09zz", 6); // topic length runs past the packet
+    std::string garbage("\x30\x04\x00\x09zz", 6); // topic length runs past the packet
     b.e.received(bad.id, garbage, b.now);
     b.settle();
     bad.take();
