@@ -251,7 +251,7 @@ TEST_CASE("'$' filters need a rule that starts with '$'", "[broker][acl]")
     CHECK_FALSE(a.allowed("c", anonymous, "$SYS/other", R));
 }
 
-TEST_CASE("topics with spaces need an access word; the user name is the rest of the line", "[broker][acl]")
+TEST_CASE("topics with spaces need an access word, the user name is the rest of the line", "[broker][acl]")
 {
     const acl a = parse_ok("user John Smith\ntopic read room 1/temp\ntopic   write   a b  \n");
     CHECK(a.allowed("c", "John Smith", "room 1/temp", R));
@@ -284,7 +284,7 @@ TEST_CASE("acl errors name the file and line", "[broker][acl]")
     CHECK_FALSE(a.active());
 }
 
-TEST_CASE("acl files load from disk; Windows line endings are fine", "[broker][acl]")
+TEST_CASE("acl files load from disk, Windows line endings are fine", "[broker][acl]")
 {
     const auto path = std::filesystem::temp_directory_path() / ("acl_test_" + std::to_string(::getpid()));
     {

@@ -459,7 +459,7 @@ TEST_CASE("listener errors", "[broker][config]")
     CHECK(parse_error("port 1\nport 2\n") == "t.conf:2: duplicate 'port'");
 }
 
-TEST_CASE("include_dir reads *.conf in Mosquitto's order; errors name the included file", "[broker][config]")
+TEST_CASE("include_dir reads *.conf in Mosquitto's order, errors name the included file", "[broker][config]")
 {
     temp_dir dir;
     dir.write("conf.d/b.conf", "listener 1002\n");

@@ -71,7 +71,7 @@ TEST_CASE("Overlapping subscriptions give one copy at the highest QoS with every
     }
 }
 
-TEST_CASE("QoS 2 from a publisher: PUBREC, PUBREL, PUBCOMP; duplicates are not routed twice",
+TEST_CASE("QoS 2 from a publisher: PUBREC, PUBREL, PUBCOMP, duplicates are not routed twice",
     "[broker][qos2][MQTT-4.3.3-10]")
 {
     auto v = GENERATE(v311, v5);
@@ -285,7 +285,7 @@ TEST_CASE("Session takeover: the old connection is closed, 5.0 with DISCONNECT 0
     }
 }
 
-TEST_CASE("Persistent session: QoS 1/2 messages are kept while away and delivered on return; QoS 0 is not "
+TEST_CASE("Persistent session: QoS 1/2 messages are kept while away and delivered on return, QoS 0 is not "
           "[MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.2.2-2] [MQTT-3.2.2-3]",
     "[broker][session][v311][MQTT-3.1.2-4][MQTT-3.1.2-5][MQTT-3.2.2-2][MQTT-3.2.2-3]")
 {
@@ -441,7 +441,7 @@ TEST_CASE("$SYS topics are not matched by a leading wildcard [MQTT-4.7.2-1]", "[
     CHECK(sys.take_of<mqtt::publish>().size() == 1);
 }
 
-TEST_CASE("UNSUBSCRIBE answers each filter; 5.0 says No subscription existed [MQTT-3.10.4-5]",
+TEST_CASE("UNSUBSCRIBE answers each filter, 5.0 says No subscription existed [MQTT-3.10.4-5]",
     "[broker][v5][MQTT-3.10.4-5][MQTT-3.10.4-4]")
 {
     broker_fixture b;

@@ -319,7 +319,7 @@ TEST_CASE("SUBSCRIBE 3.1.1: reserved option bits and QoS 3 are malformed [MQTT-3
     }
 }
 
-TEST_CASE("SUBSCRIBE 5.0: reserved bits malformed [MQTT-3.8.3-5]; QoS 3 and Retain Handling 3 protocol errors",
+TEST_CASE("SUBSCRIBE 5.0: reserved bits malformed [MQTT-3.8.3-5], QoS 3 and Retain Handling 3 protocol errors",
     "[malformed][subscribe][v5][MQTT-3.8.3-5]")
 {
     auto sub = [](int options) { return pkt(0x82, b({0x00, 0x01, 0x00}) + str("a") + b({options})); };
@@ -422,7 +422,7 @@ TEST_CASE("PINGREQ and PINGRESP have no body", "[malformed][ping]")
     }
 }
 
-TEST_CASE("DISCONNECT: 3.1.1 has no body; 5.0 reason codes must be DISCONNECT codes [MQTT-3.14.2-1]",
+TEST_CASE("DISCONNECT: 3.1.1 has no body, 5.0 reason codes must be DISCONNECT codes [MQTT-3.14.2-1]",
     "[malformed][disconnect][MQTT-3.14.2-1]")
 {
     CHECK(decode_error(b({0xE0, 0x01, 0x00}), v3) == malformed);

@@ -84,7 +84,7 @@ TEST_CASE("Client: Session Present 1 after asking for a clean start closes the c
     CHECK(only<connected>(a).empty());
 }
 
-TEST_CASE("Client: Session Present 0 discards the session state; unacknowledged QoS 1 is sent again as new "
+TEST_CASE("Client: Session Present 0 discards the session state, unacknowledged QoS 1 is sent again as new "
           "[MQTT-3.2.2-5]",
     "[session][connect][v5][MQTT-3.2.2-5]")
 {
@@ -346,7 +346,7 @@ TEST_CASE("disconnect() sends DISCONNECT (not from a 3.1.1 server) and closes", 
     CHECK(closed(a));
 }
 
-TEST_CASE("SUBSCRIBE and UNSUBSCRIBE complete with their acknowledgments; a lost connection fails them",
+TEST_CASE("SUBSCRIBE and UNSUBSCRIBE complete with their acknowledgments, a lost connection fails them",
     "[session][subscribe]")
 {
     client_session c;

@@ -122,7 +122,7 @@ TEST_CASE("A peer that exceeds our Receive Maximum is disconnected with 0x93", "
     CHECK(d[0].code == reason_code::receive_maximum_exceeded);
 }
 
-TEST_CASE("Packet ids: never an id in flight; exhaustion waits for an acknowledgment [MQTT-2.2.1-3]",
+TEST_CASE("Packet ids: never an id in flight, exhaustion waits for an acknowledgment [MQTT-2.2.1-3]",
     "[session][ids][v5][MQTT-2.2.1-3]")
 {
     session_options o;
@@ -152,7 +152,7 @@ TEST_CASE("Packet ids: never an id in flight; exhaustion waits for an acknowledg
     CHECK(next[0].packet_id != pubs[2].packet_id);
 }
 
-TEST_CASE("The offline queue is bounded in messages and bytes; overflow completes with queue_full",
+TEST_CASE("The offline queue is bounded in messages and bytes, overflow completes with queue_full",
     "[session][queue]")
 {
     session_options o;

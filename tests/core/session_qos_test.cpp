@@ -289,7 +289,7 @@ TEST_CASE("QoS 2 receiver: any number of duplicates get PUBREC and are never del
     REQUIRE(s.state().qos2_received == std::vector<std::uint16_t>{77});
 }
 
-TEST_CASE("QoS 2 receiver: PUBREL releases the id with PUBCOMP; the id then starts a new message "
+TEST_CASE("QoS 2 receiver: PUBREL releases the id with PUBCOMP, the id then starts a new message "
           "[MQTT-4.3.3-11] [MQTT-4.3.3-12]",
     "[session][qos2][v5][MQTT-4.3.3-11][MQTT-4.3.3-12]")
 {
@@ -321,7 +321,7 @@ TEST_CASE("PUBREL for an unknown id gets PUBCOMP 0x92 in 5.0 and a plain PUBCOMP
     CHECK(comps[0].code == (v == v5 ? reason_code::packet_identifier_not_found : reason_code::success));
 }
 
-TEST_CASE("QoS 2 manual acknowledgment: PUBREC only after acknowledge(); duplicates before it are silent",
+TEST_CASE("QoS 2 manual acknowledgment: PUBREC only after acknowledge(), duplicates before it are silent",
     "[session][qos2][manual]")
 {
     session_options o;

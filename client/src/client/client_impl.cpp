@@ -751,7 +751,8 @@ void client_impl::resubscribe()
     // One SUBSCRIBE per distinct set of properties (they carry the Subscription Identifier).
     std::vector<mqtt::subscribe> packets;
     for (auto& [filter, entry] : subscriptions_) {
-        auto& [opts, props] = entry;
+        const auto& opts = entry.first;
+        const auto& props = entry.second; // named, not a structured binding: clang 14 cannot capture those
         auto same = std::find_if(packets.begin(), packets.end(), [&](const mqtt::subscribe& p) {
             return p.props == props && p.subscriptions.size() < 64;
         });
