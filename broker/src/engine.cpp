@@ -73,6 +73,15 @@ connection_output* engine::output(connection_id id)
     return c ? &c->out : nullptr;
 }
 
+connection_output* engine::unmark(connection_id id)
+{
+    auto* c = find(id);
+    if (!c)
+        return nullptr;
+    c->dirty = false;
+    return &c->out;
+}
+
 void engine::mark(connection_state& c)
 {
     if (!c.dirty) {

@@ -149,7 +149,7 @@ public:
         auto ids = std::move(dirty_);
         dirty_.clear();
         for (auto id : ids)
-            if (auto* out = output(id))
+            if (auto* out = unmark(id))
                 f(id, *out);
     }
 
@@ -174,6 +174,7 @@ private:
     };
 
     connection_state* find(connection_id id);
+    connection_output* unmark(connection_id id); // output(id), and forget that it was listed
     void mark(connection_state& c);
     void run(connection_state& c, server_session& core, clock::time_point now);
     void run_session(session_record& s, clock::time_point now);
