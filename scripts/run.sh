@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (g++, RelWithDebInfo, in build/) and runs the
-# project: for now the codec demo; once the broker exists, the broker on
-# localhost:1883.
+# broker in the foreground on localhost:1883 (Ctrl-C stops it). Extra arguments
+# go to mqtt-broker, e.g. scripts/run.sh -c my.conf
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,10 +13,9 @@ jobs=${JOBS:-2}
 bash scripts/setup.sh
 
 # Only what is run here is built (scripts/test.sh builds everything).
-# TODO(broker): build the broker target too, e.g. --target codec_demo mqtt-broker.
 echo "==== build (build/) ===="
 cmake -S . -B build -G Ninja -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$jobs" --target codec_demo
+cmake --build build -j"$jobs" --target mqtt-broker mqtt-passwd mqtt-pub mqtt-sub
 
 port_busy() {
     ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
@@ -47,11 +46,9 @@ ensure_port_free() {
     return 1
 }
 
-# TODO(broker): once broker/ builds build/broker/mqtt-broker, replace the demo below
-# with the broker in the foreground on localhost:1883, e.g.:
-#   ensure_port_free
-#   echo "==== mqtt-broker on localhost:$port (Ctrl-C to stop) ===="
-#   exec build/broker/mqtt-broker --listen "127.0.0.1:$port"
-
-echo "==== codec demo (build/mqtt/examples/codec_demo) ===="
-exec build/mqtt/examples/codec_demo
+ensure_port_free
+echo "==== mqtt-broker on localhost:$port (Ctrl-C to stop) ===="
+if [[ $# -gt 0 ]]; then
+    exec build/broker/mqtt-broker "$@"
+fi
+exec build/broker/mqtt-broker -p "$port"
