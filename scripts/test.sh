@@ -83,6 +83,7 @@ phase_asan() {
         -DCMAKE_CXX_COMPILER=clang++-14 \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DMQTT_SANITIZE=ON \
+        -DMQTT_BUILD_TOOLS=OFF \
         -DMQTT_BUILD_TESTS=ON
     cmake --build build-asan -j"$jobs"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
