@@ -146,6 +146,20 @@ void session_core::close(std::error_code reason)
     reset_connection();
 }
 
+// Nothing has been sent on the coming connection yet: everything waits again.
+void session_core::mark_all_unsent()
+{
+    inflight_out_ = 0;
+    queued_count_ = 0;
+    queued_bytes_ = 0;
+    for (auto& item : out_) {
+        item.sent_this_connection = false;
+        ++queued_count_;
+        queued_bytes_ += item.msg.payload.size();
+    }
+    cursor_ = out_.begin();
+}
+
 void session_core::reset_connection()
 {
     phase_ = phase::idle;
@@ -162,15 +176,7 @@ void session_core::reset_connection()
     in_aliases_.clear();   // aliases live only as long as the connection [MQTT-3.3.2-7]
     out_aliases_.clear();
     out_alias_topics_.clear();
-    inflight_out_ = 0;
-    queued_count_ = 0;
-    queued_bytes_ = 0;
-    for (auto& item : out_) {
-        item.sent_this_connection = false;
-        ++queued_count_;
-        queued_bytes_ += item.msg.payload.size();
-    }
-    cursor_ = out_.begin();
+    mark_all_unsent();
     ping_sent_.reset();
     retransmit_armed_ = false;
     // version_ stays: sends queued before the close are still encoded with it. A
@@ -902,15 +908,7 @@ void session_core::restore(session_state s)
     }
     for (auto id : s.qos2_received)
         qos2_in_[id] = true;
-    inflight_out_ = 0;
-    queued_count_ = 0;
-    queued_bytes_ = 0;
-    for (auto& item : out_) {
-        item.sent_this_connection = false;
-        ++queued_count_;
-        queued_bytes_ += item.msg.payload.size();
-    }
-    cursor_ = out_.begin();
+    mark_all_unsent();
 }
 
 void session_core::adopt_session(session_core& from)
@@ -928,15 +926,7 @@ void session_core::adopt_session(session_core& from)
     from.ids_.clear();
     qos2_in_ = std::move(from.qos2_in_);
     from.qos2_in_.clear();
-    inflight_out_ = 0;
-    queued_count_ = 0;
-    queued_bytes_ = 0;
-    for (auto& item : out_) {
-        item.sent_this_connection = false;
-        ++queued_count_;
-        queued_bytes_ += item.msg.payload.size();
-    }
-    cursor_ = out_.begin();
+    mark_all_unsent();
     from.cursor_ = from.out_.end();
     from.inflight_out_ = from.queued_count_ = from.queued_bytes_ = 0;
     // Sent on the next pump: accept() or the next request.

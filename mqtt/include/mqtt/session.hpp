@@ -133,6 +133,7 @@ private:
     void arm_keep_alive(clock::time_point now);
     void arm_retransmit();
     void reset_connection();
+    void mark_all_unsent();
     std::size_t incoming_unacknowledged() const noexcept;
 
     role role_;
