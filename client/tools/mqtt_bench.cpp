@@ -534,21 +534,9 @@ bool run_phase(const bench_config& cfg, const client_options& base, qos q, std::
 int main(int argc, char** argv)
 {
     bench_config cfg;
-    std::string error;
-    bool help = false;
-    if (!parse(argc, argv, cfg, error, help)) {
-        print_error(tool, error);
-        return 1;
-    }
-    if (help) {
-        std::cout << usage() << '\n' << connection_help();
-        return 0;
-    }
     client_options base;
-    if (!make_client_options(cfg.conn, tool, base, error)) {
-        print_error(tool, error);
-        return 1;
-    }
+    if (auto done = start_tool(tool, argc, argv, &parse, &usage, cfg, base))
+        return *done;
     base.reconnect.enabled = false;
     bool ok = true;
     for (std::size_t i = 0; i < cfg.qos_levels.size(); ++i)

@@ -268,21 +268,10 @@ awaitable<void> run(client& c, const pub_config& cfg, std::string payload, run_s
 int main(int argc, char** argv)
 {
     pub_config cfg;
-    std::string error;
-    bool help = false;
-    if (!parse(argc, argv, cfg, error, help)) {
-        print_error(tool, error);
-        return 1;
-    }
-    if (help) {
-        std::cout << usage() << '\n' << connection_help();
-        return 0;
-    }
     client_options options;
-    if (!make_client_options(cfg.conn, tool, options, error)) {
-        print_error(tool, error);
-        return 1;
-    }
+    if (auto done = start_tool(tool, argc, argv, &parse, &usage, cfg, options))
+        return *done;
+    std::string error;
     std::string payload;
     if (!read_payload(cfg, payload, error)) {
         print_error(tool, error);

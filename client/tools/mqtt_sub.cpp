@@ -310,21 +310,9 @@ awaitable<int> run(client& c, const sub_config& cfg, connection_watch& watch)
 int main(int argc, char** argv)
 {
     sub_config cfg;
-    std::string error;
-    bool help = false;
-    if (!parse(argc, argv, cfg, error, help)) {
-        print_error(tool, error);
-        return 1;
-    }
-    if (help) {
-        std::cout << usage() << '\n' << connection_help();
-        return 0;
-    }
     client_options options;
-    if (!make_client_options(cfg.conn, tool, options, error)) {
-        print_error(tool, error);
-        return 1;
-    }
+    if (auto done = start_tool(tool, argc, argv, &parse, &usage, cfg, options))
+        return *done;
     options.reconnect.enabled = true; // after the first connection: resume on our own
     options.reconnect.max_delay = std::chrono::seconds(5);
 

@@ -2,6 +2,8 @@
 // What mqtt-pub and mqtt-sub share at run time: error output, the -d event log,
 // the "fail if the first connection fails" rule, the -W timeout and signals.
 #include <cstdio>
+#include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -62,6 +64,30 @@ private:
     bool connected_ = false;
     std::error_code first_error_;
 };
+
+// How every tool starts: parse the command line, answer --help, build the client
+// options. Returns the exit code when the tool should stop here.
+template <class Config>
+std::optional<int> start_tool(std::string_view tool, int argc, char** argv,
+    bool (*parse)(int, char**, Config&, std::string&, bool&), std::string_view (*usage)(), Config& cfg,
+    client_options& options)
+{
+    std::string error;
+    bool help = false;
+    if (!parse(argc, argv, cfg, error, help)) {
+        print_error(tool, error);
+        return 1;
+    }
+    if (help) {
+        std::cout << usage() << '\n' << connection_help();
+        return 0;
+    }
+    if (!make_client_options(cfg.conn, tool, options, error)) {
+        print_error(tool, error);
+        return 1;
+    }
+    return std::nullopt;
+}
 
 inline std::string connect_error_text(const std::error_code& ec)
 {
