@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -9,11 +11,32 @@
 #include "mqtt/broker/config.hpp"
 #include "mqtt/broker/server.hpp"
 
+namespace {
+
+constexpr std::string_view move_corrupt_flag = "--move-corrupt-store";
+constexpr const char* move_corrupt_help =
+    "\n"
+    "     --move-corrupt-store  when the persistence store cannot be read, rename it\n"
+    "                         to <file>.corrupt-<timestamp> and start with an empty\n"
+    "                         store (see docs/persistence.md)\n";
+
+} // namespace
+
 int main(int argc, char** argv)
 {
-    auto cmd = mqtt::broker::apply_command_line(argc, argv);
+    // Our own flag is taken out before the Mosquitto-style arguments are parsed.
+    mqtt::broker::server_options options;
+    std::vector<const char*> args;
+    for (int i = 0; i < argc; ++i) {
+        if (i > 0 && argv[i] && move_corrupt_flag == argv[i])
+            options.move_corrupt_store = true;
+        else
+            args.push_back(argv[i]);
+    }
+    auto cmd = mqtt::broker::apply_command_line(static_cast<int>(args.size()), args.data());
     if (cmd.action == mqtt::broker::command_line_action::exit_ok) {
         std::fputs(cmd.message.c_str(), stdout);
+        std::fputs(move_corrupt_help, stdout);
         return 0;
     }
     if (cmd.action == mqtt::broker::command_line_action::exit_error) {
@@ -21,7 +44,7 @@ int main(int argc, char** argv)
         return 1;
     }
     boost::asio::io_context io(1);
-    mqtt::broker::server server(io, std::move(cmd.config));
+    mqtt::broker::server server(io, std::move(cmd.config), options);
     std::string error;
     if (!server.start(error)) {
         std::fprintf(stderr, "mqtt-broker: %s\n", error.c_str());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (g++, RelWithDebInfo, in build/) and runs the
-# broker in the foreground on localhost:1883 (Ctrl-C stops it). Extra arguments
-# go to mqtt-broker, e.g. scripts/run.sh -c my.conf
+# broker in the foreground on localhost:1883 with persistence on (Ctrl-C stops it).
+# Extra arguments go to mqtt-broker instead, e.g. scripts/run.sh -c my.conf
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,9 +46,20 @@ ensure_port_free() {
     return 1
 }
 
+# The broker keeps sessions, queued and retained messages in build/persistence
+# (SQLite, docs/persistence.md); the listener stays the default: localhost only.
+data="$root/build/persistence"
+conf="$root/build/mqtt-broker-run.conf"
+mkdir -p "$data"
+cat >"$conf" <<EOF
+# Written by scripts/run.sh on each run.
+persistence true
+persistence_location $data
+EOF
+
 ensure_port_free
-echo "==== mqtt-broker on localhost:$port (Ctrl-C to stop) ===="
+echo "==== mqtt-broker on localhost:$port, store in $data (Ctrl-C to stop) ===="
 if [[ $# -gt 0 ]]; then
     exec build/broker/mqtt-broker "$@"
 fi
-exec build/broker/mqtt-broker -p "$port"
+exec build/broker/mqtt-broker -c "$conf" -p "$port"

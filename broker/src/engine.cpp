@@ -69,6 +69,8 @@ engine::connection_state* engine::find(connection_id id)
 
 connection_output* engine::output(connection_id id)
 {
+    if (output_held())
+        return nullptr;
     auto* c = find(id);
     return c ? &c->out : nullptr;
 }
@@ -105,16 +107,21 @@ connection_id engine::open(connection_info info, clock::time_point)
     auto c = std::make_unique<connection_state>();
     c->id = next_id_++;
     c->info = std::move(info);
+    c->pending = std::make_unique<server_session>(core_options());
+    auto id = c->id;
+    connections_.emplace(id, std::move(c));
+    ++metrics_.connections_total;
+    return id;
+}
+
+session_options engine::core_options() const
+{
     session_options so;
     so.manual_ack = true; // acknowledge only once routed (and, with a store, committed)
     so.max_inflight = opts_.max_inflight;
     so.max_queued_messages = opts_.max_queued_messages;
     so.max_queued_bytes = opts_.max_queued_bytes;
-    c->pending = std::make_unique<server_session>(so);
-    auto id = c->id;
-    connections_.emplace(id, std::move(c));
-    ++metrics_.connections_total;
-    return id;
+    return so;
 }
 
 void engine::received(connection_id id, std::string_view bytes, clock::time_point now)
@@ -126,6 +133,9 @@ void engine::received(connection_id id, std::string_view bytes, clock::time_poin
     auto& core = c->core();
     core.receive(bytes, now);
     run(*c, core, now);
+    // Acknowledgments from the client change its session without telling us.
+    if (c->session)
+        touch(*c->session);
     collect_garbage();
 }
 
@@ -137,6 +147,8 @@ void engine::timer_fired(connection_id id, timer_id timer, clock::time_point now
     auto& core = c->core();
     core.timer_fired(timer, now);
     run(*c, core, now);
+    if (c->session)
+        touch(*c->session);
     collect_garbage();
 }
 
@@ -385,6 +397,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     }
     ++metrics_.clients_connected;
     metrics_.clients_maximum = std::max(metrics_.clients_maximum, metrics_.clients_connected);
+    touch(*s);
     s->core->accept(ack, now);
 }
 
@@ -400,6 +413,7 @@ void engine::connection_ended(connection_state& c, std::error_code, clock::time_
     if (!s || s->connection != c.id)
         return;
     s->connection = 0;
+    touch(*s);
     --metrics_.clients_connected;
     if (c.expiry_update) {
         // A 5.0 client may change the expiry on DISCONNECT, but not from 0 [MQTT-3.14.2-2].
@@ -425,6 +439,7 @@ void engine::connection_ended(connection_state& c, std::error_code, clock::time_
 
 void engine::discard_session(session_record& s)
 {
+    touch(s);
     for (auto& [filter, sub] : s.subscriptions) {
         auto parts = parse_topic_filter(filter);
         if (parts)
@@ -451,6 +466,7 @@ void engine::publish_will(session_record& s, clock::time_point now)
     auto w = std::move(*s.will);
     s.will.reset();
     s.will_at.reset();
+    touch(s);
     if (!access_->can_publish(identity(s), w.topic))
         return;
     mqtt::publish msg;
@@ -499,6 +515,7 @@ void engine::store_retained(const mqtt::publish& msg, clock::time_point now)
 {
     if (!opts_.retain_available)
         return;
+    touch_retained(msg.topic.view());
     if (msg.payload.empty()) {
         // An empty retained message clears the topic and is not stored [MQTT-3.3.1-10] / [MQTT-3.3.1-6].
         auto it = retained_.find(msg.topic.view());
@@ -612,6 +629,12 @@ void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, b
         for (auto id : subscription_ids)
             out.props.add(property_id::subscription_identifier, id);
     }
+    if (store_) {
+        touch(s);
+        if (q != qos::at_most_once)
+            if (auto expiry = out.props.get_integer(property_id::message_expiry_interval))
+                s.expiry_deadlines.insert_or_assign(out.payload.data(), now + std::chrono::seconds(*expiry));
+    }
     s.core->publish(std::move(out), delivery_tag, now);
     run_session(s, now);
 }
@@ -653,10 +676,12 @@ void engine::on_subscribe(connection_state& c, mqtt::subscribe& pkt, clock::time
             sub.options.qos = static_cast<mqtt::qos>(opts_.max_qos); // granted lower [MQTT-3.8.4-6] (3.1.1)
         bool existed = tree_.subscribe(parts->share_name, parts->filter, sub);
         s->subscriptions[req.filter] = sub;
+        s->subscriptions_changed = true;
         ack.codes.push_back(static_cast<reason_code>(static_cast<std::uint8_t>(sub.options.qos)));
         if (!parts->shared())
             retained_to_send.push_back({std::string(parts->filter), sub, existed});
     }
+    touch(*s);
     s->core->send(std::move(ack), now); // one SUBACK for all filters [MQTT-3.8.4-4] (3.1.1) / [MQTT-3.8.4-5] (5.0)
     run(c, *s->core, now);
     for (auto& g : retained_to_send) {
@@ -688,8 +713,10 @@ void engine::send_retained(session_record& s, std::string_view filter, const sub
         // Retained messages sent on subscribe keep RETAIN 1 [MQTT-3.3.1-8] (3.1.1) / [MQTT-3.3.1-9] (5.0).
         deliver(s, msg, min_qos(msg.qos, sub.options.qos), true, ids, now);
     }
-    for (auto& t : expired)
+    for (auto& t : expired) {
         retained_.erase(t);
+        touch_retained(t);
+    }
 }
 
 void engine::on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::time_point now)
@@ -703,11 +730,13 @@ void engine::on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::
         bool existed = false;
         if (auto parts = parse_topic_filter(f)) {
             existed = tree_.unsubscribe(parts->share_name, parts->filter, s);
-            s->subscriptions.erase(f);
+            if (s->subscriptions.erase(f))
+                s->subscriptions_changed = true;
         }
         if (s->version == protocol_version::v5)
             ack.codes.push_back(existed ? reason_code::success : reason_code::no_subscription_existed);
     }
+    touch(*s);
     s->core->send(std::move(ack), now); // [MQTT-3.10.4-4] / [MQTT-3.10.4-5]
     run(c, *s->core, now);
 }

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <filesystem>
 #include <unordered_map>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -14,6 +15,7 @@
 
 #include "mqtt/broker/access.hpp"
 #include "mqtt/broker/logger.hpp"
+#include "mqtt/broker/store.hpp"
 #include "mqtt/transport/stream.hpp"
 #include "mqtt/version.hpp"
 
@@ -88,7 +90,7 @@ struct server::impl {
                         return;
                     }
                     self->srv->eng.received(self->id, std::string_view(self->read_buffer.get(), n), clock::now());
-                    self->srv->pump();
+                    self->srv->request_pump();
                     self->read();
                 });
         }
@@ -108,7 +110,7 @@ struct server::impl {
                     if (ec || self->closed)
                         return;
                     self->srv->eng.timer_fired(self->id, timer_id::keep_alive, clock::now());
-                    self->srv->pump();
+                    self->srv->request_pump();
                 });
             }
             write_if_idle();
@@ -121,8 +123,11 @@ struct server::impl {
             if (writing || closed)
                 return;
             auto* out = srv->eng.output(id);
-            if (!out)
+            if (!out) {
+                if (srv->eng.output_held())
+                    srv->held_writes.push_back(shared_from_this()); // retried after the commit
                 return;
+            }
             if (!out->batch.empty()) {
                 in_flight.clear();
                 std::swap(in_flight, out->batch);
@@ -156,7 +161,7 @@ struct server::impl {
             connect_timer.cancel();
             srv->eng.closed(id, clock::now());
             srv->forget(id, listener_index);
-            srv->pump();
+            srv->request_pump();
         }
     };
 
@@ -173,14 +178,26 @@ struct server::impl {
     clock::time_point started = clock::now();
     bool stopping = false;
 
-    impl(asio::io_context& ctx, broker_config c)
+    // Persistence: the store, the connections whose writes wait for the commit.
+    server_options options;
+    std::unique_ptr<store> durable;
+    std::vector<std::shared_ptr<connection>> held_writes;
+    bool pump_posted = false;
+    bool commit_failing = false;
+    asio::steady_timer commit_retry_timer;
+    asio::steady_timer checkpoint_timer;
+
+    impl(asio::io_context& ctx, broker_config c, server_options o)
         : io(ctx),
           cfg(std::move(c)),
           log(cfg),
           access(std::make_shared<config_access_control>()),
           eng(make_engine_options(cfg), access),
           tick_timer(ctx),
-          sys_timer(ctx)
+          sys_timer(ctx),
+          options(o),
+          commit_retry_timer(ctx),
+          checkpoint_timer(ctx)
     {
     }
 
@@ -203,16 +220,130 @@ struct server::impl {
         return o;
     }
 
-    // Hands every pending engine output to its connection, until there is none.
+    // After engine input: without a store the output goes out at once; with one,
+    // once per turn of the loop, so that one commit covers everything that turn read.
+    void request_pump()
+    {
+        if (!durable) {
+            pump();
+            return;
+        }
+        if (pump_posted)
+            return;
+        pump_posted = true;
+        asio::post(io, [this] { pump(); });
+    }
+
+    // Commits what changed (with a store) and hands every pending engine output to
+    // its connection, until there is none.
     void pump()
     {
-        while (eng.has_output()) {
+        pump_posted = false;
+        for (;;) {
+            if (eng.output_held() && !commit())
+                return; // retried by commit_retry_timer; nothing goes out meanwhile
+            if (!eng.has_output())
+                break;
             eng.drain([&](connection_id id, connection_output& out) {
                 auto it = connections.find(id);
                 if (it != connections.end())
                     it->second->handle_output(out);
             });
         }
+        if (!held_writes.empty() && !eng.output_held()) {
+            auto waiting = std::move(held_writes);
+            held_writes.clear();
+            for (auto& c : waiting)
+                c->write_if_idle();
+        }
+    }
+
+    bool commit()
+    {
+        auto ec = eng.commit(clock::now(), wall_clock::now());
+        if (!ec) {
+            if (commit_failing)
+                log.log(log_type::notice, "persistence store writable again: " + durable->name());
+            commit_failing = false;
+            return true;
+        }
+        if (!commit_failing)
+            log.log(log_type::error, "cannot write the persistence store (acknowledgments wait until it works): "
+                    + durable->last_error());
+        commit_failing = true;
+        commit_retry_timer.expires_after(std::chrono::seconds(1));
+        commit_retry_timer.async_wait([this](boost::system::error_code ec2) {
+            if (!ec2)
+                pump();
+        });
+        return false;
+    }
+
+    std::string store_path() const
+    {
+        std::filesystem::path file(cfg.persistence_file.empty() ? std::string("mqtt-broker.db") : cfg.persistence_file);
+        if (file.is_absolute())
+            return file.string();
+        std::filesystem::path dir(cfg.persistence_location.empty() ? std::string(".") : cfg.persistence_location);
+        return (dir / file).string();
+    }
+
+    // Opens the store and restores the engine from it; a corrupt store is moved
+    // aside when the options say so.
+    bool open_store(std::string& error)
+    {
+        if (!cfg.persistence)
+            return true;
+        auto path = store_path();
+        sqlite_store_options so;
+        so.sync = cfg.sync == persistence_sync::always ? store_sync::always : store_sync::periodic;
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            std::string why;
+            auto st = open_sqlite_store(path, so, why);
+            if (st) {
+                auto ec = eng.attach_store(st.get(), clock::now(), wall_clock::now(), why);
+                if (!ec) {
+                    durable = std::move(st);
+                    log.log(log_type::notice, "persistence store " + path + ": " + std::to_string(eng.session_count())
+                            + " sessions, " + std::to_string(eng.retained_count()) + " retained messages restored");
+                    schedule_checkpoint();
+                    return true;
+                }
+            }
+            if (attempt == 1 || !options.move_corrupt_store || !std::filesystem::exists(path)) {
+                error = why + (options.move_corrupt_store ? std::string()
+                                                           : std::string("; to move it aside and start with an empty store,"
+                                                                         " run with --move-corrupt-store"));
+                return false;
+            }
+            st.reset();
+            std::string moved_error;
+            auto moved = move_store_aside(path, moved_error);
+            if (moved.empty()) {
+                error = why + "; " + moved_error;
+                return false;
+            }
+            log.log(log_type::warning, why + "; moved it to " + moved + " and starting with an empty store");
+        }
+        return false;
+    }
+
+    // Periodic sync: checkpoint the WAL every autosave_interval (always: SQLite's
+    // own automatic checkpoints are enough, but a periodic one keeps the WAL short).
+    void schedule_checkpoint()
+    {
+        const bool periodic = cfg.sync == persistence_sync::periodic;
+        if (periodic && cfg.autosave_interval.count() == 0)
+            return; // SQLite's automatic checkpoints only
+        auto period = periodic ? cfg.autosave_interval : std::chrono::seconds(60);
+        checkpoint_timer.expires_after(period);
+        checkpoint_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec || stopping || !durable)
+                return;
+            if (durable->checkpoint())
+                log.log(log_type::warning, "persistence checkpoint failed: " + durable->last_error());
+            schedule_checkpoint();
+        });
     }
 
     void forget(connection_id id, std::size_t listener_index)
@@ -357,7 +488,7 @@ struct server::impl {
             if (ec || stopping)
                 return;
             eng.tick(clock::now());
-            pump();
+            request_pump();
             schedule_tick();
         });
     }
@@ -511,7 +642,10 @@ struct server::impl {
     }
 };
 
-server::server(boost::asio::io_context& io, broker_config config) : impl_(std::make_unique<impl>(io, std::move(config))) {}
+server::server(boost::asio::io_context& io, broker_config config, server_options options)
+    : impl_(std::make_unique<impl>(io, std::move(config), options))
+{
+}
 
 server::~server() = default;
 
@@ -520,6 +654,8 @@ bool server::start(std::string& error)
     auto& d = *impl_;
     for (auto& note : d.cfg.notes)
         d.log.log(log_type::notice, note);
+    if (!d.open_store(error))
+        return false;
     if (!d.load_access(error))
         return false;
     d.listeners.clear();
@@ -557,8 +693,12 @@ void server::stop()
     }
     d.tick_timer.cancel();
     d.sys_timer.cancel();
+    d.checkpoint_timer.cancel();
     d.eng.shutdown(clock::now());
     d.pump();
+    d.commit_retry_timer.cancel(); // a store that cannot be written now will not be later
+    if (d.durable && !d.eng.output_held())
+        d.durable->checkpoint();
     auto& m = d.eng.metrics();
     d.log.log(log_type::notice, "delivery counters: received " + std::to_string(m.messages_received) + ", sent "
             + std::to_string(m.messages_sent) + ", redelivered " + std::to_string(m.redeliveries) + ", dropped "

@@ -1,7 +1,9 @@
 #pragma once
 // Drives the broker engine with fake clients that speak real bytes.
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -92,9 +94,24 @@ struct fake_client {
 struct broker_fixture {
     engine e;
     clock::time_point now = clock::time_point{} + std::chrono::hours(2);
+    wall_clock::time_point wall = wall_clock::time_point{} + std::chrono::hours(24 * 20000); // 2024-10-04
     std::vector<std::unique_ptr<fake_client>> clients;
 
     explicit broker_fixture(engine_options o = {}, std::shared_ptr<access_control> ac = nullptr) : e(std::move(o), std::move(ac)) {}
+
+    // Both clocks move (tests of persistence need the wall clock to follow).
+    void advance(std::chrono::seconds d)
+    {
+        now += d;
+        wall += d;
+    }
+
+    // With a store: commits the changes so far (the server does this once per loop turn).
+    void commit()
+    {
+        if (auto ec = e.commit(now, wall))
+            throw std::runtime_error("commit failed: " + ec.message());
+    }
 
     fake_client& open(protocol_version v, connection_info info = {})
     {
@@ -128,7 +145,11 @@ struct broker_fixture {
     // connections it lists as having something to do.
     void settle()
     {
-        while (e.has_output()) {
+        for (;;) {
+            if (e.output_held())
+                commit();
+            if (!e.has_output())
+                break;
             e.drain([&](connection_id id, connection_output&) {
                 for (auto& c : clients)
                     if (c->id == id)
@@ -155,6 +176,39 @@ struct broker_fixture {
         p.packet_id = q == qos::at_most_once ? 0 : id;
         p.retain = retain;
         return p;
+    }
+};
+
+// A fresh directory under the system temp directory, removed with everything in it.
+struct temp_dir {
+    std::filesystem::path path;
+    temp_dir()
+    {
+        std::random_device rd;
+        path = std::filesystem::temp_directory_path() / ("mqtt-store-test-" + std::to_string(rd()) + std::to_string(rd()));
+        std::filesystem::create_directories(path);
+    }
+    ~temp_dir()
+    {
+        std::error_code ignore;
+        std::filesystem::remove_all(path, ignore);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+// An engine on a store. Destroying it without shutdown() is a crash: only what
+// was committed is in the store for the next one.
+struct persistent_fixture : broker_fixture {
+    persistent_fixture(store& st, wall_clock::time_point wall_now, clock::time_point steady_now, engine_options o = {})
+        : broker_fixture(std::move(o))
+    {
+        wall = wall_now;
+        now = steady_now;
+        std::string error;
+        if (e.attach_store(&st, now, wall, error))
+            throw std::runtime_error("attach_store: " + error);
     }
 };
 

@@ -11,8 +11,10 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "mqtt/broker/store.hpp"
 #include "mqtt/broker/subscription_tree.hpp"
 #include "mqtt/broker/write_batch.hpp"
 #include "mqtt/session.hpp"
@@ -116,6 +118,11 @@ struct session_record {
     std::uint32_t expiry_interval = 0;           // seconds; 0xFFFFFFFF = never
     std::optional<clock::time_point> expires_at; // while offline
     std::map<std::string, subscriber> subscriptions; // by the filter as subscribed (with $share/...)
+    // With a store: the subscriptions must be written at the next commit.
+    bool subscriptions_changed = true;
+    // With a store: when queued messages with a Message Expiry Interval expire, by
+    // payload address (what the core's session_state lets us recognise them by).
+    std::unordered_map<const void*, clock::time_point> expiry_deadlines;
 };
 
 class engine {
@@ -139,13 +146,27 @@ public:
     // Disconnects everyone (5.0: 0x8B Server shutting down). Sessions stay.
     void shutdown(clock::time_point now);
 
-    // ---- output
+    // ---- persistence
+    // Loads everything `st` holds (sessions offline with their queues, retained
+    // messages; expiry continues by wall clock) and from then on records changes
+    // for commit(). `st` must outlive the engine. On error nothing is changed.
+    std::error_code attach_store(store* st, clock::time_point now, wall_clock::time_point wall_now, std::string& error);
+    // True while changes wait for commit(): no output is released meanwhile, so no
+    // PUBACK / PUBREC / PUBLISH / PUBREL leaves before what it promises is stored.
+    bool output_held() const noexcept { return store_ && (!dirty_sessions_.empty() || !dirty_retained_.empty()); }
+    // Writes the group of changes since the last commit in one store transaction.
+    // On error the changes stay pending (and the output held) for the next call.
+    std::error_code commit(clock::time_point now, wall_clock::time_point wall_now);
+
+    // ---- output (none while output_held())
     connection_output* output(connection_id id);
-    bool has_output() const noexcept { return !dirty_.empty(); }
+    bool has_output() const noexcept { return !dirty_.empty() && !output_held(); }
     // Calls f(id, output) for every connection with something to do, then forgets the list.
     template <class F>
     void drain(F&& f)
     {
+        if (output_held())
+            return;
         auto ids = std::move(dirty_);
         dirty_.clear();
         for (auto id : ids)
@@ -194,6 +215,16 @@ private:
     void store_retained(const mqtt::publish& msg, clock::time_point now);
     client_identity identity(const session_record& s) const;
     std::string assign_client_id();
+    session_options core_options() const;
+    // Records that a session changed (for the next commit); nothing without a store.
+    void touch(const session_record& s)
+    {
+        if (store_)
+            dirty_sessions_.insert(s.client_id);
+    }
+    void touch_retained(std::string_view topic);
+    stored_session snapshot(session_record& s, clock::time_point now, wall_clock::time_point wall_now) const;
+    void restore_session(stored_session& ss, clock::time_point now, wall_clock::time_point wall_now);
 
     engine_options opts_;
     std::shared_ptr<access_control> access_;
@@ -210,6 +241,12 @@ private:
     std::vector<const subscriber*> match_plain_;
     std::vector<shared_group*> match_shared_;
     std::vector<std::unique_ptr<session_record>> graveyard_; // discarded sessions, freed between events
+
+    // Persistence (all empty without a store).
+    store* store_ = nullptr;
+    std::unordered_set<std::string> dirty_sessions_;  // client ids changed since the last commit
+    std::unordered_set<std::string> dirty_retained_;  // topics changed since the last commit
+    std::unordered_set<std::string> stored_ids_;      // client ids the store has a row for
 };
 
 } // namespace mqtt::broker

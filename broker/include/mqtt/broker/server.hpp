@@ -1,7 +1,9 @@
 #pragma once
 // The broker on the network: listeners (TCP, TLS, WebSocket, WSS; IPv4 and IPv6),
 // one connection object per client doing the I/O for the engine, the timers, $SYS,
-// the Prometheus metrics listener, and reloading credentials on SIGHUP.
+// the Prometheus metrics listener, reloading credentials on SIGHUP, and the durable
+// store (persistence true): one group commit per turn of the I/O loop, before the
+// output it promises is written.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,15 +19,22 @@ namespace mqtt::broker {
 
 class logger;
 
+struct server_options {
+    // A store that cannot be read is renamed to <file>.corrupt-<timestamp> and the
+    // broker starts empty (otherwise start() fails naming the file).
+    bool move_corrupt_store = false;
+};
+
 class server {
 public:
-    server(boost::asio::io_context& io, broker_config config);
+    server(boost::asio::io_context& io, broker_config config, server_options options = {});
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    // Loads credentials and certificates and opens every listener. False (and a
-    // message naming the file or address) when anything fails.
+    // Opens the store (restoring sessions and retained messages), loads credentials
+    // and certificates and opens every listener. False (and a message naming the
+    // file or address) when anything fails.
     bool start(std::string& error);
     // Stops accepting, disconnects every client (5.0: 0x8B) and lets io.run() return.
     void stop();
