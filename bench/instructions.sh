@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-bench}
 loadgen=$build/bench/mqtt-loadgen
-ours=$build/broker/mqtt-broker
+ours=${OURS:-$build/broker/mqtt-broker}  # OURS=path measures another build
 mosquitto=/usr/sbin/mosquitto
 n1=${N1:-1000}
 n2=${N2:-11000}
@@ -32,10 +32,12 @@ count_ir() {
     local exe=$1 qos=$2 n=$3 port out pid i
     port=$(free_port)
     printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$tmp/b.conf"
+    # Mosquitto started as root switches to user mosquitto, which could not write the profile.
+    [[ $exe == "$mosquitto" && $(id -u) == 0 ]] && echo "user root" >>"$tmp/b.conf"
     out=$tmp/callgrind.out.$RANDOM
     valgrind --tool=callgrind --callgrind-out-file="$out" "$exe" -c "$tmp/b.conf" >"$tmp/broker.log" 2>&1 &
     pid=$!
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < 1200; i++)); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
         sleep 0.1
     done

@@ -2,6 +2,7 @@
 // reports the rate and the CPU time spent: the reference for mqtt-client-bench.
 // Single thread (mosquitto_loop), as mqtt-client-bench uses one io_context thread.
 #include <mosquitto.h>
+#include <unistd.h>
 
 #include <string>
 

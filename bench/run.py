@@ -263,8 +263,10 @@ def main():
     ap.add_argument("--reps", type=int, default=None, help="rounds of A B alternation (default 3, quick 1)")
     ap.add_argument("--duration", type=float, default=None, help="seconds per flow run (default 4, quick 0.5)")
     ap.add_argument("--instructions", action="store_true", help="also run bench/instructions.sh (valgrind)")
+    ap.add_argument("--instructions-file", default=None,
+                    help="embed the output of an earlier bench/instructions.sh run instead of running it")
     ap.add_argument("--only", default=None, help="comma-separated scenario names to run "
-                    "(qos0 qos1 qos2 fanout fanin latency0 latency1 durable idle queue client generator)")
+                    "(qos0 qos0w100 qos1 qos2 fanout fanin latency0 latency1 durable idle queue client generator)")
     ap.add_argument("--broker", default=None, help="mqtt-broker to measure (default: BUILD_DIR/broker/mqtt-broker)")
     a = ap.parse_args()
     if a.build_dir is None:
@@ -295,6 +297,8 @@ def main():
     # (name, description, loadgen arguments, result key, unit, higher is better)
     flows = [
         ("qos0", "1 pub -> 1 sub, QoS 0", ["-q", "0", "--window", "500"], "deliveries_per_s", "msg/s", True),
+        ("qos0w100", "1 pub -> 1 sub, QoS 0, window 100", ["-q", "0", "--window", "100"], "deliveries_per_s",
+         "msg/s", True),
         ("qos1", "1 pub -> 1 sub, QoS 1", ["-q", "1", "--window", "500"], "deliveries_per_s", "msg/s", True),
         ("qos2", "1 pub -> 1 sub, QoS 2", ["-q", "2", "--window", "500"], "deliveries_per_s", "msg/s", True),
         ("fanout", "1 pub -> 100 subs, QoS 0", ["-q", "0", "--sub", "100", "--window", "50"], "deliveries_per_s",
@@ -348,11 +352,18 @@ def main():
         if probe.start():
             probe.stop()
 
+            store_bytes = []
+
             def durable(kind, exe):
                 for f in os.listdir(store):
                     os.remove(os.path.join(store, f))
-                return run.flow(kind, exe, ours_conf if kind == "ours" else "", common + ["-q", "1", "--window", "500"])
+                r = run.flow(kind, exe, ours_conf if kind == "ours" else "", common + ["-q", "1", "--window", "500"])
+                if kind == "ours":
+                    store_bytes.append(sum(os.path.getsize(os.path.join(store, f)) for f in os.listdir(store)))
+                return r
             res = run.alternate("durable", durable)
+            run.notes.append("Durable QoS 1: the store directory held " + ", ".join(f"{b:,}" for b in store_bytes)
+                             + " bytes after each run of mqtt-broker (`persistence_sync always`, the default).")
             add_flow_row("QoS 1, ours durable (`persistence true`) vs Mosquitto in memory", "msg/s", res,
                          "deliveries_per_s", True)
         else:
@@ -428,7 +439,10 @@ def main():
             gen_rows.append((q, r["deliveries_per_s"] if r else None, bench_rate))
 
     instr_text = None
-    if a.instructions:
+    if a.instructions_file:
+        with open(a.instructions_file) as f:
+            instr_text = f.read().strip() + "\n\n(Counted by a separate `bench/instructions.sh` run on the same commit.)"
+    elif a.instructions:
         p = subprocess.run([os.path.join(ROOT, "bench", "instructions.sh"), a.build_dir], capture_output=True,
                            text=True, timeout=1800)
         instr_text = p.stdout.strip() if p.returncode == 0 else f"instructions.sh failed: {p.stderr.strip()[-300:]}"
