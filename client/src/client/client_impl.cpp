@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
 #include "mqtt/client/backoff.hpp"
@@ -81,8 +82,13 @@ client_impl::client_impl(boost::asio::any_io_executor ex, client_options options
         options_.read_buffer_size = 512;
     if (options_.store) {
         auto loaded = options_.store->load();
-        if (loaded && (!loaded->outgoing.empty() || !loaded->qos2_received.empty()))
+        if (!loaded) {
+            if (options_.on_store_error)
+                options_.on_store_error(loaded.error());
+        } else if (!loaded->outgoing.empty() || !loaded->qos2_received.empty()) {
             session_.restore(std::move(*loaded));
+            saved_outstanding_ = session_.inflight_count() + session_.queued_count();
+        }
     }
 }
 
@@ -163,8 +169,11 @@ void client_impl::publish(mqtt::publish msg, client::publish_handler h)
     }
     auto tag = next_tag_++;
     publishes_.emplace(tag, std::move(p));
-    if (msg.qos != qos::at_most_once)
+    if (msg.qos != qos::at_most_once) {
         dirty_ = true;
+        if (completes_when_stored())
+            unstored_tags_.push_back(tag);
+    }
     session_.publish(std::move(msg), tag, now());
     run_actions();
 }
@@ -369,6 +378,8 @@ void client_impl::flush(const std::shared_ptr<connection>& c)
 {
     if (c->write_in_flight || c->queued.empty() || !c->stream)
         return;
+    if (commit_scheduled_ && c == conn_)
+        return; // commit() writes them once the state is saved
     std::swap(c->queued, c->writing);
     c->write_in_flight = true;
     c->stream->async_write(c->writing.buffers(), [self = shared_from_this(), c](transport::error_code ec, std::size_t) {
@@ -393,6 +404,8 @@ void client_impl::on_written(const std::shared_ptr<connection>& c, transport::er
 
 void client_impl::retire(bool graceful)
 {
+    if (commit_scheduled_)
+        commit(); // the closing connection may hold bytes that wait for a save
     auto c = std::move(conn_);
     conn_.reset();
     if (!c)
@@ -512,8 +525,21 @@ void client_impl::give_up(std::error_code why)
 
 void client_impl::cancel_all(std::error_code why)
 {
-    // Queued and in-flight publishes complete through publish_done actions.
-    session_.clear(why);
+    if (completes_when_stored()) {
+        // Stored messages belong to the store, not to this run of the client: save
+        // what was accepted (completing it), cancel the rest, and continue from the
+        // store. A later save rewrites the same content.
+        commit();
+        session_.clear(why);
+        auto loaded = options_.store->load();
+        if (loaded)
+            session_.restore(std::move(*loaded));
+        else if (options_.on_store_error)
+            options_.on_store_error(loaded.error());
+    } else {
+        // Queued and in-flight publishes complete through publish_done actions.
+        session_.clear(why);
+    }
     dirty_ = true;
     auto waiters = std::move(connect_waiters_);
     connect_waiters_.clear();
@@ -559,9 +585,10 @@ void client_impl::run_actions()
         for (auto& a : batch)
             handle(a);
     }
-    if (conn_)
+    if (options_.store && needs_save())
+        schedule_commit();
+    else if (conn_)
         flush(conn_);
-    save_state();
 }
 
 void client_impl::handle(action& a)
@@ -768,18 +795,68 @@ void client_impl::resubscribe()
     }
 }
 
-void client_impl::save_state()
+bool client_impl::completes_when_stored() const noexcept
 {
-    if (!options_.store)
-        return;
+    return options_.store && options_.complete_publish == publish_completion::stored;
+}
+
+bool client_impl::needs_save() const noexcept
+{
     // Restored messages carry no tag, so their acknowledgment emits no action:
     // a change in what is outstanding also counts as a change of state.
-    const auto outstanding = session_.inflight_count() + session_.queued_count();
-    if (!dirty_ && outstanding == saved_outstanding_)
+    return dirty_ || session_.inflight_count() + session_.queued_count() != saved_outstanding_;
+}
+
+void client_impl::schedule_commit()
+{
+    if (commit_scheduled_)
         return;
+    commit_scheduled_ = true;
+    boost::asio::post(strand_, [self = shared_from_this()] {
+        if (self->commit_scheduled_)
+            self->commit();
+    });
+}
+
+// Saves the state, completes the publishes waiting for that, then writes the
+// packets queued meanwhile: a PUBLISH, PUBREL or PUBREC leaves only once the
+// state it belongs to is in the store.
+void client_impl::commit()
+{
+    commit_scheduled_ = false;
+    if (save_state() && !unstored_tags_.empty()) {
+        auto tags = std::move(unstored_tags_);
+        unstored_tags_.clear();
+        for (auto tag : tags) {
+            auto found = publishes_.find(tag);
+            if (found == publishes_.end())
+                continue; // already failed (refused, expired, cancelled)
+            auto p = std::move(found->second);
+            publishes_.erase(found);
+            complete(std::move(p), std::error_code(), publish_result{reason_code::success, {}});
+        }
+    }
+    if (conn_)
+        flush(conn_);
+}
+
+// True when the store holds the current state.
+bool client_impl::save_state()
+{
+    if (!options_.store)
+        return false;
+    if (!needs_save())
+        return true;
     dirty_ = false;
-    saved_outstanding_ = outstanding;
-    (void)options_.store->save(session_.state());
+    saved_outstanding_ = session_.inflight_count() + session_.queued_count();
+    if (auto ec = options_.store->save(session_.state())) {
+        if (options_.on_store_error)
+            options_.on_store_error(ec);
+        // Publishes still waiting complete at their acknowledgment instead.
+        std::erase_if(unstored_tags_, [&](std::uint64_t tag) { return !publishes_.count(tag); });
+        return false;
+    }
+    return true;
 }
 
 } // namespace mqtt::detail

@@ -117,7 +117,11 @@ private:
     void submit_held();
     void resubscribe();
     void note_subscription(const mqtt::subscribe& pkt, const suback& ack);
-    void save_state();
+    bool needs_save() const noexcept;
+    void schedule_commit();
+    void commit();
+    bool save_state();
+    bool completes_when_stored() const noexcept;
     void emit(connection_event ev);
 
     template <class Handler>
@@ -168,6 +172,11 @@ private:
     bool dirty_ = false; // session state changed since the last save
     std::size_t saved_outstanding_ = 0;
     bool in_actions_ = false;
+    // With a store, the bytes queued in a strand turn are written only after the
+    // state they depend on is saved: one save per turn, posted behind the requests
+    // already waiting on the strand so that a burst of them shares it.
+    bool commit_scheduled_ = false;
+    std::vector<std::uint64_t> unstored_tags_; // publishes that complete once stored
 };
 
 } // namespace mqtt::detail

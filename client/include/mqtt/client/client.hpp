@@ -91,6 +91,8 @@ public:
     //    ended reconnecting, or topic_name_invalid for a bad topic.
     // While disconnected, messages wait in the offline queue and go out in order
     // after the next CONNACK; unacknowledged QoS 1/2 are resent on resumption.
+    // With a store and client_options::complete_publish = stored, QoS 1/2
+    // publishes complete as soon as the store holds them (see options.hpp).
     template <class Token>
     auto async_publish(publish msg, Token&& token)
     {

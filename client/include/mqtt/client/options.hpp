@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "mqtt/packet.hpp"
 #include "mqtt/session.hpp"
@@ -64,6 +65,20 @@ struct reconnect_options {
     bool retry_on_refusal = false;
 };
 
+// When a QoS 1/2 publish completes (QoS 0 completes once queued on the connection).
+enum class publish_completion {
+    // At the broker's acknowledgment (PUBACK / PUBCOMP), with its reason code.
+    acknowledged,
+    // As soon as the message is in the store (client_options::store), before any
+    // byte of it is sent: no error and reason_code::success. From then on the store
+    // owns the message until the broker acknowledges it: it survives reconnects,
+    // stop(), async_disconnect, giving up and crashes, and the next async_connect
+    // (or a new client on the same store) sends it. Its later outcome is not
+    // reported. If the store cannot save, the publish completes at the broker's
+    // acknowledgment instead. Without a store this is the same as acknowledged.
+    stored,
+};
+
 struct client_options {
     transport::endpoint endpoint;
     connect_options connect;
@@ -72,7 +87,14 @@ struct client_options {
     // queue bounds max_queued_messages / max_queued_bytes, retransmission (3.1.1).
     session_options session;
     // Where the session state survives this object (null: it lives in the client).
+    // With a store, state changes are saved once per turn of the client's strand,
+    // before the packets that depend on them are written.
     std::shared_ptr<session_store> store;
+    publish_completion complete_publish = publish_completion::acknowledged;
+    // Called with the error of a failed store load (from the client's constructor)
+    // or save (on the client's strand); the client keeps running on its in-memory
+    // state and saves again after the next change.
+    std::function<void(std::error_code)> on_store_error;
     std::size_t read_buffer_size = 64 * 1024;
     // After a reconnect whose CONNACK says session present = 0, subscribe again to
     // every filter granted earlier (the broker forgot them with the session).
