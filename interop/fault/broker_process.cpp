@@ -1,0 +1,120 @@
+#include "broker_process.hpp"
+
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <sstream>
+
+namespace fault {
+
+using namespace std::chrono_literals;
+
+std::string broker_name(broker_kind k)
+{
+    return k == broker_kind::ours ? "mqtt-broker" : "mosquitto";
+}
+
+broker_process::broker_process(broker_kind kind, bool persistence)
+    : kind_(kind), persistence_(persistence), dir_("mqtt-fault-broker")
+{
+    // A port found free may be taken before the broker binds it: then try another.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        error_.clear();
+        port_ = interop::free_port();
+        if (port_ == 0) {
+            error_ = "no free port";
+            return;
+        }
+        write_config();
+        if (start())
+            return;
+    }
+}
+
+broker_process::~broker_process()
+{
+    if (proc_)
+        proc_->stop(3s);
+}
+
+void broker_process::write_config()
+{
+    std::ostringstream conf;
+    const auto store = dir_.path().string() + "/";
+    if (kind_ == broker_kind::ours) {
+        conf << "listener " << port_ << " 127.0.0.1\n"
+             << "allow_anonymous true\n"
+             << "max_queued_messages 0\n"
+             << "sys_interval 0\n";
+        if (persistence_)
+            conf << "persistence true\npersistence_location " << store << "\n";
+    } else {
+        const auto* pw = ::getpwuid(::getuid());
+        conf << "user " << (pw ? pw->pw_name : "root") << "\n"
+             << "log_dest file " << dir_.file("mosquitto.log") << "\n"
+             << "log_type error\nlog_type warning\nlog_type notice\n"
+             << "max_queued_messages 0\n"
+             // With an in-flight limit Mosquitto 2.0.11 acknowledges but never delivers
+             // QoS 2 messages a 3.1.1 client sends beyond it (see docs/client.md).
+             << "max_inflight_messages 0\n"
+             << "listener " << port_ << " 127.0.0.1\n"
+             << "allow_anonymous true\n";
+        // Mosquitto writes its store only on shutdown or every autosave_interval
+        // seconds: the most often it can, so that a SIGKILL loses the least.
+        if (persistence_)
+            conf << "persistence true\npersistence_location " << store << "\nautosave_interval 1\n";
+    }
+    interop::write_file(dir_.file("broker.conf"), conf.str());
+}
+
+bool broker_process::start()
+{
+    if (proc_ && proc_->running())
+        return true;
+    if (proc_)
+        logs_ += proc_->err() + proc_->out();
+    const char* path = kind_ == broker_kind::ours ? MQTT_BROKER_PATH : MOSQUITTO_PATH;
+    proc_ = std::make_unique<interop::process>(std::vector<std::string>{path, "-c", dir_.file("broker.conf")});
+    if (!proc_->started()) {
+        error_ = proc_->start_error();
+        return false;
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (proc_->running() && std::chrono::steady_clock::now() < deadline)
+        if (interop::wait_port(port_, 100ms))
+            return true;
+    error_ = broker_name(kind_) + " is not listening on port " + std::to_string(port_) + ": " + proc_->err() + log();
+    return false;
+}
+
+void broker_process::kill()
+{
+    if (proc_) {
+        proc_->signal(SIGKILL);
+        proc_->wait(5s);
+    }
+}
+
+void broker_process::stop()
+{
+    if (proc_)
+        proc_->stop(5s);
+}
+
+bool broker_process::running()
+{
+    return proc_ && proc_->running();
+}
+
+std::string broker_process::log() const
+{
+    auto text = logs_;
+    if (proc_)
+        text += proc_->err() + proc_->out();
+    if (kind_ == broker_kind::mosquitto)
+        text += interop::read_file(dir_.file("mosquitto.log"));
+    return text;
+}
+
+} // namespace fault
