@@ -149,6 +149,9 @@ TEST_CASE("Durable ordering: a QoS 1/2 PUBLISH and its PUBREL leave only after t
     c.async_publish("t/1", "one", qos::at_least_once, [](std::error_code, publish_result) {});
     c.async_publish("t/2", "two", qos::exactly_once, [](std::error_code, publish_result) {});
     auto p1 = expect<mqtt::publish>(b);
+    // Checked the moment the first PUBLISH arrives: the save came before it.
+    REQUIRE_FALSE(store->saves.empty());
+    CHECK(store->saves.back().first.outgoing.size() == 2);
     auto p2 = expect<mqtt::publish>(b);
     CHECK(store->late_saves() == 0);
     REQUIRE_FALSE(store->saves.empty());
@@ -223,7 +226,9 @@ TEST_CASE("Durable ordering: a burst of publishes shares one save", "[client][st
     const auto before = store->saves.size();
     for (int i = 0; i < 100; ++i)
         c.async_publish("t", std::to_string(i), qos::at_least_once, [](std::error_code, publish_result) {});
-    for (int i = 0; i < 100; ++i)
+    (void)expect<mqtt::publish>(b);
+    CHECK(store->saves.size() - before == 1); // already saved when the first one arrives
+    for (int i = 1; i < 100; ++i)
         (void)expect<mqtt::publish>(b);
     CHECK(store->saves.size() - before == 1);
     CHECK(store->saves.back().first.outgoing.size() == 100);
