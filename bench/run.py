@@ -261,7 +261,7 @@ def main():
     ap.add_argument("--build-dir", default=None, help="build directory with bench/, broker/ (default: newest build*)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--reps", type=int, default=None, help="rounds of A B alternation (default 3, quick 1)")
-    ap.add_argument("--duration", type=float, default=None, help="seconds per flow run (default 4, quick 0.5)")
+    ap.add_argument("--duration", type=float, default=None, help="seconds per flow run (default 2.5, quick 0.3)")
     ap.add_argument("--instructions", action="store_true", help="also run bench/instructions.sh (valgrind)")
     ap.add_argument("--instructions-file", default=None,
                     help="embed the output of an earlier bench/instructions.sh run instead of running it")
@@ -277,10 +277,10 @@ def main():
         a.build_dir = max(cands, key=lambda d: os.path.getmtime(os.path.join(d, "bench", "mqtt-loadgen")))
     a.build_dir = os.path.abspath(a.build_dir)
     a.reps = a.reps or (1 if a.quick else 3)
-    a.duration = a.duration or (0.5 if a.quick else 4.0)
-    idle_clients = 200 if a.quick else 10000
-    queued = 1000 if a.quick else 20000
-    client_count = 5000 if a.quick else 100000
+    a.duration = a.duration or (0.3 if a.quick else 2.5)
+    idle_clients = 100 if a.quick else 10000
+    queued = 500 if a.quick else 20000
+    client_count = 2000 if a.quick else 50000
 
     run = Runner(a)
     for k in ("loadgen", "broker"):
