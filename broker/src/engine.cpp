@@ -27,6 +27,10 @@ struct engine::connection_state {
     session_record* session = nullptr;
     connection_output out;
     bool dirty = false;
+    // With a store: output held for the next group, then per group until committed.
+    write_batch staged;
+    std::deque<std::pair<std::uint64_t, write_batch>> waiting;
+    bool close_pending = false; // close once the held output is out
     bool ended = false;
     bool will_suppressed = false;   // normal DISCONNECT received
     bool will_requested = false;    // DISCONNECT 0x04 received
@@ -69,8 +73,6 @@ engine::connection_state* engine::find(connection_id id)
 
 connection_output* engine::output(connection_id id)
 {
-    if (output_held())
-        return nullptr;
     auto* c = find(id);
     return c ? &c->out : nullptr;
 }
@@ -183,8 +185,7 @@ void engine::run(connection_state& c, server_session& core, clock::time_point no
                     if (p->dup)
                         ++metrics_.redeliveries;
                 }
-                if (c.out.batch.append(s->pkt, *core.version()))
-                    mark(c);
+                send_output(c, s->pkt, *core.version());
             } else if (auto* d = std::get_if<deliver_message>(&a)) {
                 on_publish(c, d->msg, now);
             } else if (auto* cr = std::get_if<connect_received>(&a)) {
@@ -406,8 +407,7 @@ void engine::connection_ended(connection_state& c, std::error_code, clock::time_
     if (c.ended)
         return;
     c.ended = true;
-    c.out.close = true;
-    mark(c);
+    end_output(c);
     auto* s = c.session;
     c.session = nullptr; // the session lives on without this connection
     if (!s || s->connection != c.id)
@@ -739,6 +739,97 @@ void engine::on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::
     touch(*s);
     s->core->send(std::move(ack), now); // [MQTT-3.10.4-4] / [MQTT-3.10.4-5]
     run(c, *s->core, now);
+}
+
+// ---------------------------------------------------------------- held output (with a store)
+
+// The output staged since the last group now waits for that group's commit.
+void engine::hold_staged(std::uint64_t group)
+{
+    for (auto id : staged_) {
+        auto* c = find(id);
+        if (!c || c->staged.empty())
+            continue;
+        c->waiting.emplace_back(group, std::move(c->staged));
+        c->staged.clear();
+        waiting_.push_back(id);
+    }
+    staged_.clear();
+}
+
+namespace {
+
+// Appends the bytes of `from` to `to` (payloads stay shared).
+void append_batch(write_batch& to, write_batch&& from)
+{
+    const auto offset = to.headers.size();
+    to.headers += from.headers;
+    for (auto& p : from.pieces)
+        to.pieces.push_back({p.header_end + offset, std::move(p.payload)});
+}
+
+} // namespace
+
+void engine::group_committed(std::uint64_t id)
+{
+    committed_group_ = std::max(committed_group_, id);
+    std::vector<connection_id> still;
+    for (auto cid : waiting_) {
+        auto* c = find(cid);
+        if (!c)
+            continue;
+        bool released = false;
+        while (!c->waiting.empty() && c->waiting.front().first <= committed_group_) {
+            append_batch(c->out.batch, std::move(c->waiting.front().second));
+            c->waiting.pop_front();
+            released = true;
+        }
+        if (released)
+            mark(*c);
+        if (!c->waiting.empty())
+            still.push_back(cid);
+        else if (c->close_pending && c->staged.empty())
+            end_output(*c);
+    }
+    // One entry per connection and group: drop the duplicates.
+    std::sort(still.begin(), still.end());
+    still.erase(std::unique(still.begin(), still.end()), still.end());
+    waiting_ = std::move(still);
+}
+
+namespace {
+
+// Packets that tell the peer something is stored (or released) for good.
+bool promises(const packet& p)
+{
+    if (auto* pub = std::get_if<mqtt::publish>(&p))
+        return pub->qos == qos::exactly_once;
+    return !std::holds_alternative<pingresp>(p) && !std::holds_alternative<connack>(p);
+}
+
+} // namespace
+
+void engine::send_output(connection_state& c, const packet& pkt, protocol_version v)
+{
+    if (store_ && (!c.staged.empty() || !c.waiting.empty() || promises(pkt))) {
+        if (c.staged.empty())
+            staged_.push_back(c.id);
+        c.staged.append(pkt, v);
+        return;
+    }
+    if (c.out.batch.append(pkt, v))
+        mark(c);
+}
+
+void engine::end_output(connection_state& c)
+{
+    if (!c.staged.empty() || !c.waiting.empty()) {
+        c.close_pending = true; // after the held output (group_committed)
+        return;
+    }
+    c.close_pending = false;
+    c.out.close = true;
+    mark(c);
 }
 
 // ---------------------------------------------------------------- time

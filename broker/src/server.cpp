@@ -5,8 +5,10 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <unordered_map>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -16,6 +18,7 @@
 #include "mqtt/broker/access.hpp"
 #include "mqtt/broker/logger.hpp"
 #include "mqtt/broker/store.hpp"
+#include "store_worker.hpp"
 #include "mqtt/transport/stream.hpp"
 #include "mqtt/version.hpp"
 
@@ -123,11 +126,8 @@ struct server::impl {
             if (writing || closed)
                 return;
             auto* out = srv->eng.output(id);
-            if (!out) {
-                if (srv->eng.output_held())
-                    srv->held_writes.push_back(shared_from_this()); // retried after the commit
+            if (!out)
                 return;
-            }
             if (!out->batch.empty()) {
                 in_flight.clear();
                 std::swap(in_flight, out->batch);
@@ -178,13 +178,15 @@ struct server::impl {
     clock::time_point started = clock::now();
     bool stopping = false;
 
-    // Persistence: the store, the connections whose writes wait for the commit.
+    // Persistence: the store, its thread, and a guard that keeps io.run() going
+    // while a group is being committed (its output is still to be written).
     server_options options;
     std::unique_ptr<store> durable;
-    std::vector<std::shared_ptr<connection>> held_writes;
+    std::unique_ptr<store_worker> worker;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> commit_guard;
+    std::uint64_t last_submitted = 0;
     bool pump_posted = false;
     bool commit_failing = false;
-    asio::steady_timer commit_retry_timer;
     asio::steady_timer checkpoint_timer;
 
     impl(asio::io_context& ctx, broker_config c, server_options o)
@@ -196,7 +198,6 @@ struct server::impl {
           tick_timer(ctx),
           sys_timer(ctx),
           options(o),
-          commit_retry_timer(ctx),
           checkpoint_timer(ctx)
     {
     }
@@ -234,49 +235,54 @@ struct server::impl {
         asio::post(io, [this] { pump(); });
     }
 
-    // Commits what changed (with a store) and hands every pending engine output to
-    // its connection, until there is none.
+    // Hands what changed to the store thread (with a store) and every pending
+    // engine output to its connection, until there is none. Output that waits for
+    // a commit is released by committed().
     void pump()
     {
         pump_posted = false;
-        for (;;) {
-            if (eng.output_held() && !commit())
-                return; // retried by commit_retry_timer; nothing goes out meanwhile
-            if (!eng.has_output())
-                break;
+        if (worker) {
+            if (auto g = eng.take_group(clock::now(), wall_clock::now())) {
+                last_submitted = g->id;
+                if (!commit_guard)
+                    commit_guard.emplace(io.get_executor());
+                worker->submit(std::move(*g));
+            }
+        }
+        while (eng.has_output()) {
             eng.drain([&](connection_id id, connection_output& out) {
                 auto it = connections.find(id);
                 if (it != connections.end())
                     it->second->handle_output(out);
             });
         }
-        if (!held_writes.empty() && !eng.output_held()) {
-            auto waiting = std::move(held_writes);
-            held_writes.clear();
-            for (auto& c : waiting)
-                c->write_if_idle();
-        }
     }
 
-    bool commit()
+    // On the I/O thread: the groups up to `id` are on disk.
+    void committed(std::uint64_t id)
     {
-        auto ec = eng.commit(clock::now(), wall_clock::now());
-        if (!ec) {
-            if (commit_failing)
-                log.log(log_type::notice, "persistence store writable again: " + durable->name());
-            commit_failing = false;
-            return true;
-        }
+        if (commit_failing)
+            log.log(log_type::notice, "persistence store writable again: " + durable->name());
+        commit_failing = false;
+        eng.group_committed(id);
+        if (id >= last_submitted)
+            commit_guard.reset();
+        pump();
+    }
+
+    void commit_failed(const std::string& why)
+    {
         if (!commit_failing)
-            log.log(log_type::error, "cannot write the persistence store (acknowledgments wait until it works): "
-                    + durable->last_error());
+            log.log(log_type::error, "cannot write the persistence store (acknowledgments wait until it works): " + why);
         commit_failing = true;
-        commit_retry_timer.expires_after(std::chrono::seconds(1));
-        commit_retry_timer.async_wait([this](boost::system::error_code ec2) {
-            if (!ec2)
-                pump();
-        });
-        return false;
+    }
+
+    void start_worker()
+    {
+        store_worker::callbacks cb;
+        cb.committed = [this](std::uint64_t id) { asio::post(io, [this, id] { committed(id); }); };
+        cb.failed = [this](std::string why) { asio::post(io, [this, why] { commit_failed(why); }); };
+        worker = std::make_unique<store_worker>(*durable, std::move(cb));
     }
 
     std::string store_path() const
@@ -304,6 +310,7 @@ struct server::impl {
                 auto ec = eng.attach_store(st.get(), clock::now(), wall_clock::now(), why);
                 if (!ec) {
                     durable = std::move(st);
+                    start_worker();
                     log.log(log_type::notice, "persistence store " + path + ": " + std::to_string(eng.session_count())
                             + " sessions, " + std::to_string(eng.retained_count()) + " retained messages restored");
                     schedule_checkpoint();
@@ -338,10 +345,9 @@ struct server::impl {
         auto period = periodic ? cfg.autosave_interval : std::chrono::seconds(60);
         checkpoint_timer.expires_after(period);
         checkpoint_timer.async_wait([this](boost::system::error_code ec) {
-            if (ec || stopping || !durable)
+            if (ec || stopping || !worker)
                 return;
-            if (durable->checkpoint())
-                log.log(log_type::warning, "persistence checkpoint failed: " + durable->last_error());
+            worker->request_checkpoint();
             schedule_checkpoint();
         });
     }
@@ -696,9 +702,8 @@ void server::stop()
     d.checkpoint_timer.cancel();
     d.eng.shutdown(clock::now());
     d.pump();
-    d.commit_retry_timer.cancel(); // a store that cannot be written now will not be later
-    if (d.durable && !d.eng.output_held())
-        d.durable->checkpoint();
+    // The last groups are committed (and checkpointed) by the store thread; io.run()
+    // ends once their output is written.
     auto& m = d.eng.metrics();
     d.log.log(log_type::notice, "delivery counters: received " + std::to_string(m.messages_received) + ", sent "
             + std::to_string(m.messages_sent) + ", redelivered " + std::to_string(m.redeliveries) + ", dropped "

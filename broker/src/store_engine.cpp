@@ -25,7 +25,10 @@ void engine::touch_retained(std::string_view topic)
         dirty_retained_.emplace(topic);
 }
 
-stored_session engine::snapshot(session_record& s, clock::time_point now, wall_clock::time_point wall_now) const
+// Writes one session: its row (metadata, in-flight messages, QoS 2 ids), its
+// subscriptions when they changed, and the difference between its queue and the
+// queue rows the store holds (sent ones removed from the front, new ones appended).
+void engine::write_session(session_record& s, clock::time_point now, wall_clock::time_point wall_now, std::vector<store_op>& ops)
 {
     const wall_ms wall = to_wall_ms(wall_now);
     auto to_wall = [&](clock::time_point t) {
@@ -44,94 +47,114 @@ stored_session engine::snapshot(session_record& s, clock::time_point now, wall_c
     if (s.will_at)
         ss.will_at = to_wall(*s.will_at);
     ss.saved_at = wall;
-    ss.state = s.core->state();
 
-    // A queued message keeps the expiry it has left now; one already expired is
-    // not stored (the core would drop it before sending anyway).
-    std::unordered_map<const void*, clock::time_point> still_queued;
-    auto& out = ss.state.outgoing;
-    out.erase(std::remove_if(out.begin(), out.end(),
-                  [&](outgoing_message& m) {
-                      if (m.stage != outgoing_stage::queued)
-                          return false;
-                      if (!m.msg.props.get_integer(property_id::message_expiry_interval))
-                          return false;
-                      auto found = s.expiry_deadlines.find(m.msg.payload.data());
-                      if (found == s.expiry_deadlines.end())
-                          return false; // not seen being queued: keep the full interval
-                      still_queued.insert(*found);
-                      auto left = std::chrono::ceil<std::chrono::seconds>(found->second - now).count();
-                      if (left <= 0)
-                          return true;
-                      m.msg.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(left));
-                      return false;
-                  }),
-        out.end());
-    s.expiry_deadlines = std::move(still_queued);
-
+    auto full = s.core->state();
+    ss.state.qos2_received = std::move(full.qos2_received);
+    std::vector<mqtt::publish*> queued;
+    for (auto& m : full.outgoing) {
+        if (m.stage == outgoing_stage::queued)
+            queued.push_back(&m.msg);
+        else
+            ss.state.outgoing.push_back(std::move(m));
+    }
     ss.subscriptions_changed = s.subscriptions_changed;
     if (s.subscriptions_changed)
         for (auto& [filter, sub] : s.subscriptions)
             ss.subscriptions.push_back({filter, sub.options, sub.subscription_id});
-    return ss;
+    ops.emplace_back(put_session_op{std::move(ss)});
+
+    // The queue: normally the stored rows minus a prefix, plus new messages.
+    auto& rows = s.stored_queue;
+    std::size_t first_kept = rows.size();
+    if (!queued.empty())
+        for (first_kept = 0; first_kept < rows.size() && !rows[first_kept].same(*queued.front());)
+            ++first_kept;
+    const std::size_t kept = rows.size() - first_kept;
+    bool lines_up = !s.rewrite_queue && kept <= queued.size();
+    for (std::size_t i = 0; lines_up && i < kept; ++i)
+        lines_up = rows[first_kept + i].same(*queued[i]);
+    std::size_t append_from = kept;
+    if (lines_up) {
+        if (first_kept > 0) {
+            auto before = first_kept < rows.size() ? rows[first_kept].seq : s.next_seq;
+            ops.emplace_back(remove_queued_op{s.client_id, before});
+            rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(first_kept));
+        }
+    } else {
+        // Something left from the middle (or nothing is known): replace them all.
+        ops.emplace_back(remove_queued_op{s.client_id, UINT64_MAX});
+        rows.clear();
+        append_from = 0;
+        s.rewrite_queue = false;
+    }
+    for (std::size_t i = append_from; i < queued.size(); ++i) {
+        auto& msg = *queued[i];
+        stored_queued row;
+        row.seq = s.next_seq++;
+        row.msg = msg;
+        row.written_at = wall;
+        // The expiry left now (the core counts it from when the message was queued).
+        if (row.msg.props.get_integer(property_id::message_expiry_interval)) {
+            auto found = s.expiry_deadlines.find(msg.payload.data());
+            if (found != s.expiry_deadlines.end()) {
+                auto left = std::chrono::ceil<std::chrono::seconds>(found->second - now).count();
+                row.msg.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(std::max<long long>(left, 0)));
+            }
+        }
+        rows.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
+        ops.emplace_back(append_queued_op{s.client_id, std::move(row)});
+    }
+    // Forget the deadlines of messages no longer queued.
+    if (!s.expiry_deadlines.empty()) {
+        std::unordered_map<const void*, clock::time_point> still;
+        for (auto* m : queued)
+            if (auto found = s.expiry_deadlines.find(m->payload.data()); found != s.expiry_deadlines.end())
+                still.insert(*found);
+        s.expiry_deadlines = std::move(still);
+    }
+}
+
+std::optional<store_group> engine::take_group(clock::time_point now, wall_clock::time_point wall_now)
+{
+    if (!store_ || (dirty_sessions_.empty() && dirty_retained_.empty() && staged_.empty()))
+        return std::nullopt;
+    store_group g;
+    g.id = next_group_++;
+    for (auto& id : dirty_sessions_) {
+        auto it = sessions_.find(id);
+        if (it != sessions_.end() && persistent(*it->second)) {
+            write_session(*it->second, now, wall_now, g.ops);
+            it->second->subscriptions_changed = false;
+            stored_ids_.insert(id);
+        } else if (stored_ids_.erase(id)) {
+            g.ops.emplace_back(remove_session_op{id});
+        }
+    }
+    for (auto& topic : dirty_retained_) {
+        auto it = retained_.find(topic);
+        if (it != retained_.end())
+            g.ops.emplace_back(put_retained_op{{topic, it->second.msg, to_wall_ms(wall_now)
+                    + std::chrono::duration_cast<std::chrono::milliseconds>(it->second.stored_at - now).count()}});
+        else
+            g.ops.emplace_back(remove_retained_op{topic});
+    }
+    dirty_sessions_.clear();
+    dirty_retained_.clear();
+    hold_staged(g.id);
+    return g;
 }
 
 std::error_code engine::commit(clock::time_point now, wall_clock::time_point wall_now)
 {
-    if (!output_held())
+    if (auto g = take_group(now, wall_now))
+        unapplied_.push_back(std::move(*g));
+    if (unapplied_.empty())
         return {};
-    bool began = false;
-    std::error_code ec;
-    auto begin = [&] {
-        if (!began && !ec) {
-            ec = store_->begin();
-            began = !ec;
-        }
-        return began;
-    };
-    std::vector<session_record*> written;
-    std::vector<std::string> removed;
-    for (auto& id : dirty_sessions_) {
-        auto it = sessions_.find(id);
-        if (it != sessions_.end() && persistent(*it->second)) {
-            if (!begin())
-                break;
-            if ((ec = store_->put_session(snapshot(*it->second, now, wall_now))))
-                break;
-            written.push_back(it->second.get());
-        } else if (stored_ids_.count(id)) {
-            if (!begin())
-                break;
-            if ((ec = store_->remove_session(id)))
-                break;
-            removed.push_back(id);
-        }
-    }
-    for (auto& topic : dirty_retained_) {
-        if (ec || !begin())
-            break;
-        auto it = retained_.find(topic);
-        if (it != retained_.end())
-            ec = store_->put_retained({topic, it->second.msg, to_wall_ms(wall_now)
-                    + std::chrono::duration_cast<std::chrono::milliseconds>(it->second.stored_at - now).count()});
-        else
-            ec = store_->remove_retained(topic);
-    }
-    if (!ec && began)
-        ec = store_->commit();
-    if (ec) {
-        if (began)
-            store_->rollback();
-        return ec; // everything stays dirty: the next commit writes it all again
-    }
-    for (auto* s : written) {
-        s->subscriptions_changed = false;
-        stored_ids_.insert(s->client_id);
-    }
-    for (auto& id : removed)
-        stored_ids_.erase(id);
-    dirty_sessions_.clear();
-    dirty_retained_.clear();
+    if (auto ec = apply_groups(*store_, unapplied_))
+        return ec;
+    auto last = unapplied_.back().id;
+    unapplied_.clear();
+    group_committed(last);
     return {};
 }
 
@@ -151,31 +174,26 @@ void engine::restore_session(stored_session& ss, clock::time_point now, wall_clo
 
     // In-flight messages resume as they were (same packet ids, DUP on resend);
     // queued ones are queued anew, with the expiry they have left.
-    const auto offline_seconds = std::max<wall_ms>(0, wall - ss.saved_at) / 1000;
-    session_state inflight;
-    inflight.qos2_received = std::move(ss.state.qos2_received);
-    std::vector<mqtt::publish> queued;
-    for (auto& m : ss.state.outgoing) {
-        if (m.stage != outgoing_stage::queued) {
-            inflight.outgoing.push_back(std::move(m));
-            continue;
-        }
-        if (auto expiry = m.msg.props.get_integer(property_id::message_expiry_interval)) {
-            if (static_cast<wall_ms>(*expiry) <= offline_seconds) {
+    s->core->restore(std::move(ss.state));
+    for (auto& row : ss.queue) {
+        s->next_seq = std::max(s->next_seq, row.seq + 1);
+        auto& msg = row.msg;
+        if (auto expiry = msg.props.get_integer(property_id::message_expiry_interval)) {
+            const auto waited = std::max<wall_ms>(0, wall - row.written_at) / 1000;
+            if (static_cast<wall_ms>(*expiry) <= waited) {
                 ++metrics_.publish_dropped;
                 ++metrics_.dropped_expired;
-                continue;
+                continue; // its row goes at the next write of the session
             }
-            auto left = static_cast<std::uint32_t>(*expiry - offline_seconds);
-            m.msg.props.set(property_id::message_expiry_interval, left);
-            s->expiry_deadlines.insert_or_assign(m.msg.payload.data(), now + std::chrono::seconds(left));
+            auto left = static_cast<std::uint32_t>(*expiry - waited);
+            msg.props.set(property_id::message_expiry_interval, left);
+            s->expiry_deadlines.insert_or_assign(msg.payload.data(), now + std::chrono::seconds(left));
         }
-        queued.push_back(std::move(m.msg));
+        s->stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
+        s->core->publish(std::move(msg), delivery_tag, now); // the buffers stay the same
     }
-    s->core->restore(std::move(inflight));
-    for (auto& msg : queued)
-        s->core->publish(std::move(msg), delivery_tag, now);
     s->core->actions().clear();
+    s->rewrite_queue = false;
 
     if (s->expiry_interval != never_expires) {
         if (ss.connected)

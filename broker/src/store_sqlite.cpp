@@ -1,8 +1,9 @@
 // The SQLite store: one file in WAL mode, one transaction per group commit.
 //
-// Tables: sessions (one row per persistent session; its queued and in-flight
-// messages and QoS 2 received ids are the session_state blob), subscriptions (rows
-// per session, rewritten only when they change), retained (one row per topic).
+// Tables: sessions (one row per persistent session; its in-flight messages and
+// QoS 2 received ids are the session_state blob), subscriptions (rows per session,
+// rewritten only when they change), queue (messages waiting to be sent, one row
+// each, appended and removed from the front), retained (one row per topic).
 // Messages (retained, wills) are stored in the session_state format too, so topic,
 // payload, flags and 5.0 properties round-trip through the one packet codec.
 #include <sqlite3.h>
@@ -38,6 +39,12 @@ CREATE TABLE IF NOT EXISTS subscriptions(
   options INTEGER NOT NULL,
   subscription_id INTEGER NOT NULL,
   PRIMARY KEY(client_id, filter)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue(
+  client_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  message BLOB NOT NULL,
+  written_at INTEGER NOT NULL,
+  PRIMARY KEY(client_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS retained(
   topic TEXT PRIMARY KEY,
   message BLOB NOT NULL,
@@ -45,6 +52,12 @@ CREATE TABLE IF NOT EXISTS retained(
 )sql";
 
 std::error_code store_failure() { return std::make_error_code(std::errc::io_error); }
+
+// Sequence numbers as SQLite integers (signed 64-bit); the largest means "all".
+std::int64_t to_db(std::uint64_t seq)
+{
+    return seq > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(seq);
+}
 
 // One message in the session_state format (the same codec as the queues).
 std::string encode_message(const mqtt::publish& msg)
@@ -190,6 +203,8 @@ public:
             && remove_subs_.prepare(db_, "DELETE FROM subscriptions WHERE client_id = ?")
             && put_sub_.prepare(db_,
                 "INSERT OR REPLACE INTO subscriptions(client_id, filter, options, subscription_id) VALUES(?,?,?,?)")
+            && append_queued_.prepare(db_, "INSERT OR REPLACE INTO queue(client_id, seq, message, written_at) VALUES(?,?,?,?)")
+            && remove_queued_.prepare(db_, "DELETE FROM queue WHERE client_id = ? AND seq < ?")
             && put_retained_.prepare(db_, "INSERT OR REPLACE INTO retained(topic, message, stored_at) VALUES(?,?,?)")
             && remove_retained_.prepare(db_, "DELETE FROM retained WHERE topic = ?")
             && begin_.prepare(db_, "BEGIN")
@@ -257,6 +272,28 @@ public:
                     return bad_row("a subscription of '" + it->first + "' has invalid options", error);
                 out.sessions[it->second].subscriptions.push_back(
                     {column_text(s, 1), *o, static_cast<std::uint32_t>(sqlite3_column_int64(s, 3))});
+            }
+            if (rc != SQLITE_DONE)
+                return load_failure("cannot read", error);
+        }
+        {
+            statement q;
+            if (!q.prepare(db_, "SELECT client_id, seq, message, written_at FROM queue ORDER BY client_id, seq"))
+                return load_failure("cannot read", error);
+            int rc;
+            while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+                auto* s = q.get();
+                auto it = index.find(column_text(s, 0));
+                if (it == index.end())
+                    continue;
+                stored_queued m;
+                m.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+                auto msg = decode_message(column_blob(s, 2));
+                if (!msg)
+                    return bad_row("a queued message of '" + it->first + "' does not decode", error);
+                m.msg = std::move(*msg);
+                m.written_at = sqlite3_column_int64(s, 3);
+                out.sessions[it->second].queue.push_back(std::move(m));
             }
             if (rc != SQLITE_DONE)
                 return load_failure("cannot read", error);
@@ -339,7 +376,23 @@ public:
         remove_subs_.bind(1, client_id);
         if (!remove_session_.run() || !remove_subs_.run())
             return failed();
-        return {};
+        return remove_queued_before(client_id, UINT64_MAX);
+    }
+
+    std::error_code append_queued(const std::string& client_id, const stored_queued& m) override
+    {
+        append_queued_.bind(1, client_id);
+        append_queued_.bind(2, to_db(m.seq));
+        append_queued_.bind_blob(3, encode_message(m.msg));
+        append_queued_.bind(4, m.written_at);
+        return append_queued_.run() ? std::error_code() : failed();
+    }
+
+    std::error_code remove_queued_before(const std::string& client_id, std::uint64_t seq) override
+    {
+        remove_queued_.bind(1, client_id);
+        remove_queued_.bind(2, to_db(seq));
+        return remove_queued_.run() ? std::error_code() : failed();
     }
 
     std::error_code put_retained(const stored_retained& r) override
@@ -429,6 +482,7 @@ private:
     sqlite_store_options opts_;
     sqlite3* db_ = nullptr;
     statement put_session_, remove_session_, remove_subs_, put_sub_, put_retained_, remove_retained_;
+    statement append_queued_, remove_queued_;
     statement begin_, commit_, rollback_;
     bool in_group_ = false;
     std::string last_error_;

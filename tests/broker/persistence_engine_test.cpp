@@ -354,3 +354,50 @@ TEST_CASE("Store: subscription options and identifiers, username and will surviv
     CHECK(got[0].qos == qos::exactly_once);
     CHECK(got[0].props.get_integer(property_id::subscription_identifier) == 42u);
 }
+
+TEST_CASE("Store: a queue written over several commits, partly sent and acknowledged, comes back in order "
+          "[MQTT-4.4.0-1] [MQTT-3.1.2-23]",
+    "[persistence][unit][queue][MQTT-4.4.0-1][MQTT-3.1.2-23]")
+{
+    temp_dir dir;
+    auto publish = [](broker_fixture& f, fake_client& pub, int from, int to) {
+        for (int i = from; i <= to; ++i) {
+            pub.send(broker_fixture::msg("t/" + std::to_string(i), "m" + std::to_string(i), qos::at_least_once,
+                         static_cast<std::uint16_t>(i)),
+                f.now);
+            f.settle(); // one commit each
+        }
+    };
+    {
+        auto st = open_store(dir);
+        persistent_fixture f(*st, w0, s0);
+        auto& sub = resume(f, "sub", 3600);
+        f.subscribe(sub, "t/#", {qos::at_least_once});
+        sub.drop(f.now);
+        auto& pub = f.connect(protocol_version::v5, "pub");
+        publish(f, pub, 1, 5);
+        auto& back = resume(f, "sub", 3600);
+        auto got = back.take_of<mqtt::publish>();
+        REQUIRE(got.size() == 5);
+        for (int i = 0; i < 2; ++i)
+            back.send(puback{got[static_cast<std::size_t>(i)].packet_id, reason_code::success, {}}, f.now);
+        f.settle();
+        back.drop(f.now);
+        publish(f, pub, 6, 7);
+    }
+    {
+        auto st = open_store(dir);
+        persistent_fixture f(*st, w0, s0);
+        auto& pub = f.connect(protocol_version::v5, "pub");
+        publish(f, pub, 8, 8); // appended after the restored queue
+    }
+    auto st = open_store(dir);
+    persistent_fixture f(*st, w0, s0);
+    auto& sub = resume(f, "sub", 3600);
+    auto got = sub.take_of<mqtt::publish>();
+    REQUIRE(got.size() == 6);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].payload == "m" + std::to_string(i + 3));
+        CHECK(got[i].dup == (i < 3)); // sent before, unacknowledged
+    }
+}

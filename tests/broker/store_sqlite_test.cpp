@@ -111,11 +111,15 @@ TEST_CASE("SQLite store: sessions, subscriptions, queued and in-flight messages,
         REQUIRE_FALSE(st->put_retained(r));
         stored_retained gone{"config/y", message("config/y", "y", qos::at_most_once, 0), 5};
         REQUIRE_FALSE(st->put_retained(gone));
+        for (std::uint64_t seq = 1; seq <= 4; ++seq)
+            REQUIRE_FALSE(st->append_queued("sensor-1", {seq, message("q/" + std::to_string(seq), "m", qos::exactly_once, 0), 77}));
+        REQUIRE_FALSE(st->append_queued("short-lived", {1, message("q/x", "m", qos::at_least_once, 0), 1}));
         REQUIRE_FALSE(st->commit());
 
         REQUIRE_FALSE(st->begin());
         REQUIRE_FALSE(st->remove_session("short-lived"));
         REQUIRE_FALSE(st->remove_retained("config/y"));
+        REQUIRE_FALSE(st->remove_queued_before("sensor-1", 3)); // the first two were sent
         REQUIRE_FALSE(st->commit());
 
         // A group that never commits leaves nothing behind.
@@ -130,7 +134,12 @@ TEST_CASE("SQLite store: sessions, subscriptions, queued and in-flight messages,
     REQUIRE(c.sessions.size() == 1);
     auto* s = find(c, "sensor-1");
     REQUIRE(s);
-    CHECK(*s == expected);
+    REQUIRE(s->queue.size() == 2);
+    CHECK(s->queue[0] == stored_queued{3, message("q/3", "m", qos::exactly_once, 0), 77});
+    CHECK(s->queue[1].seq == 4);
+    auto without_queue = *s;
+    without_queue.queue.clear();
+    CHECK(without_queue == expected);
     REQUIRE(c.retained.size() == 1);
     CHECK(c.retained[0] == r);
 }
@@ -162,12 +171,20 @@ TEST_CASE("Memory store: committed groups are kept, uncommitted ones are not", "
     auto s = sample_session();
     REQUIRE_FALSE(st.begin());
     REQUIRE_FALSE(st.put_session(s));
+    REQUIRE_FALSE(st.append_queued(s.client_id, {1, message("q", "a", qos::at_least_once, 0), 5}));
+    REQUIRE_FALSE(st.append_queued(s.client_id, {2, message("q", "b", qos::at_least_once, 0), 5}));
     REQUIRE_FALSE(st.commit());
     REQUIRE_FALSE(st.begin());
     REQUIRE_FALSE(st.remove_session(s.client_id));
     st.rollback();
+    REQUIRE_FALSE(st.begin());
+    REQUIRE_FALSE(st.remove_queued_before(s.client_id, 2));
+    REQUIRE_FALSE(st.commit());
     auto c = load_or_fail(st);
     REQUIRE(c.sessions.size() == 1);
+    REQUIRE(c.sessions[0].queue.size() == 1);
+    CHECK(c.sessions[0].queue[0].msg.payload == "b");
+    c.sessions[0].queue.clear();
     CHECK(c.sessions[0] == s);
 }
 

@@ -5,6 +5,7 @@
 // fuzzers drive it directly.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -123,6 +124,23 @@ struct session_record {
     // With a store: when queued messages with a Message Expiry Interval expire, by
     // payload address (what the core's session_state lets us recognise them by).
     std::unordered_map<const void*, clock::time_point> expiry_deadlines;
+    // With a store: the queue rows it holds for this session, in order, each known by
+    // the buffers of its message; the next commit removes those sent since from the
+    // front and appends what was queued since.
+    struct queued_row {
+        const void* topic;
+        const void* payload;
+        std::size_t size;
+        mqtt::qos qos;
+        std::uint64_t seq;
+        bool same(const mqtt::publish& m) const noexcept
+        {
+            return topic == m.topic.data() && payload == m.payload.data() && size == m.payload.size() && qos == m.qos;
+        }
+    };
+    std::deque<queued_row> stored_queue;
+    std::uint64_t next_seq = 1;
+    bool rewrite_queue = true; // the store's rows are unknown: replace them all
 };
 
 class engine {
@@ -151,22 +169,34 @@ public:
     // messages; expiry continues by wall clock) and from then on records changes
     // for commit(). `st` must outlive the engine. On error nothing is changed.
     std::error_code attach_store(store* st, clock::time_point now, wall_clock::time_point wall_now, std::string& error);
-    // True while changes wait for commit(): no output is released meanwhile, so no
-    // PUBACK / PUBREC / PUBLISH / PUBREL leaves before what it promises is stored.
-    bool output_held() const noexcept { return store_ && (!dirty_sessions_.empty() || !dirty_retained_.empty()); }
-    // Writes the group of changes since the last commit in one store transaction.
-    // On error the changes stay pending (and the output held) for the next call.
+    //
+    // With a store, output that promises something (PUBACK, PUBREC, PUBREL, PUBCOMP,
+    // QoS 2 PUBLISH, SUBACK, UNSUBACK, and whatever follows them on that connection)
+    // is held until the group of changes it belongs to is committed; QoS 0/1
+    // PUBLISH (a duplicate after a crash is allowed) and PINGRESP go out at once.
+    //
+    // True while changes or held output wait for a commit.
+    bool output_held() const noexcept
+    {
+        return store_ && (!dirty_sessions_.empty() || !dirty_retained_.empty() || !staged_.empty() || committed_group_ + 1 < next_group_);
+    }
+    // Takes the changes since the last call as one group of store operations (a
+    // value: apply it on any thread, e.g. with apply_groups) and ties the held
+    // output to it. nullopt when there is nothing new.
+    std::optional<store_group> take_group(clock::time_point now, wall_clock::time_point wall_now);
+    // The groups up to `id` are committed: their output is released.
+    void group_committed(std::uint64_t id);
+    // take_group + apply_groups on this thread + group_committed. On error the
+    // group is kept (output held) and applied first at the next call.
     std::error_code commit(clock::time_point now, wall_clock::time_point wall_now);
 
-    // ---- output (none while output_held())
+    // ---- output
     connection_output* output(connection_id id);
-    bool has_output() const noexcept { return !dirty_.empty() && !output_held(); }
+    bool has_output() const noexcept { return !dirty_.empty(); }
     // Calls f(id, output) for every connection with something to do, then forgets the list.
     template <class F>
     void drain(F&& f)
     {
-        if (output_held())
-            return;
         auto ids = std::move(dirty_);
         dirty_.clear();
         for (auto id : ids)
@@ -223,7 +253,10 @@ private:
             dirty_sessions_.insert(s.client_id);
     }
     void touch_retained(std::string_view topic);
-    stored_session snapshot(session_record& s, clock::time_point now, wall_clock::time_point wall_now) const;
+    void write_session(session_record& s, clock::time_point now, wall_clock::time_point wall_now, std::vector<store_op>& ops);
+    void send_output(connection_state& c, const packet& pkt, protocol_version v);
+    void end_output(connection_state& c);
+    void hold_staged(std::uint64_t group);
     void restore_session(stored_session& ss, clock::time_point now, wall_clock::time_point wall_now);
 
     engine_options opts_;
@@ -247,6 +280,11 @@ private:
     std::unordered_set<std::string> dirty_sessions_;  // client ids changed since the last commit
     std::unordered_set<std::string> dirty_retained_;  // topics changed since the last commit
     std::unordered_set<std::string> stored_ids_;      // client ids the store has a row for
+    std::vector<connection_id> staged_;               // connections with output for the next group
+    std::vector<connection_id> waiting_;              // connections with output waiting for a commit
+    std::uint64_t next_group_ = 1;
+    std::uint64_t committed_group_ = 0;
+    std::vector<store_group> unapplied_;              // commit(): groups whose write failed
 };
 
 } // namespace mqtt::broker

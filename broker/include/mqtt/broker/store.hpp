@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <variant>
 #include <vector>
 
 #include "mqtt/packet.hpp"
@@ -37,6 +38,15 @@ struct stored_subscription {
     friend bool operator==(const stored_subscription&, const stored_subscription&) = default;
 };
 
+// A message waiting in a session's queue (not sent yet). Rows of one session are
+// ordered by seq; the engine appends at the end and removes from the front.
+struct stored_queued {
+    std::uint64_t seq = 0;
+    mqtt::publish msg; // Message Expiry Interval: what was left at written_at
+    wall_ms written_at = 0;
+    friend bool operator==(const stored_queued&, const stored_queued&) = default;
+};
+
 struct stored_session {
     std::string client_id;
     protocol_version version = protocol_version::v5;
@@ -48,8 +58,11 @@ struct stored_session {
     std::uint32_t will_delay = 0;
     std::optional<wall_ms> will_at;       // a delayed will waiting to be published
     wall_ms saved_at = 0;                 // when this snapshot was taken
-    // Queued messages carry their remaining Message Expiry Interval as of saved_at.
+    // The in-flight messages (sent, awaiting PUBACK / PUBREC / PUBCOMP) and the QoS 2
+    // ids received; small, rewritten with the session. The queue is stored apart.
     session_state state;
+    // Filled by load() only; written with append_queued / remove_queued_before.
+    std::vector<stored_queued> queue;
     // Written only when subscriptions_changed (the store keeps the previous ones otherwise).
     bool subscriptions_changed = true;
     std::vector<stored_subscription> subscriptions;
@@ -68,6 +81,41 @@ struct store_contents {
     std::vector<stored_retained> retained;
 };
 
+// One change, as a value: a group of them is built on the engine's thread and
+// applied on any (the server's store thread).
+struct put_session_op {
+    stored_session session;
+};
+struct remove_session_op {
+    std::string client_id;
+};
+struct append_queued_op {
+    std::string client_id;
+    stored_queued message;
+};
+struct remove_queued_op {
+    std::string client_id;
+    std::uint64_t before_seq = 0;
+};
+struct put_retained_op {
+    stored_retained retained;
+};
+struct remove_retained_op {
+    std::string topic;
+};
+using store_op = std::variant<put_session_op, remove_session_op, append_queued_op, remove_queued_op, put_retained_op,
+    remove_retained_op>;
+
+// The changes of one commit group, numbered in the order they must be applied.
+struct store_group {
+    std::uint64_t id = 0;
+    std::vector<store_op> ops;
+};
+
+class store;
+// Applies the groups, in order, as one transaction.
+std::error_code apply_groups(store& st, const std::vector<store_group>& groups);
+
 class store {
 public:
     virtual ~store() = default;
@@ -80,7 +128,11 @@ public:
     // a group is visible after a crash unless commit() succeeded.
     virtual std::error_code begin() = 0;
     virtual std::error_code put_session(const stored_session& s) = 0;
+    // Removes the session with its subscriptions and queue.
     virtual std::error_code remove_session(const std::string& client_id) = 0;
+    virtual std::error_code append_queued(const std::string& client_id, const stored_queued& m) = 0;
+    // Removes the queued messages of the session with seq < `seq` (all: UINT64_MAX).
+    virtual std::error_code remove_queued_before(const std::string& client_id, std::uint64_t seq) = 0;
     virtual std::error_code put_retained(const stored_retained& r) = 0;
     virtual std::error_code remove_retained(const std::string& topic) = 0;
     virtual std::error_code commit() = 0;
@@ -101,6 +153,8 @@ public:
     std::error_code begin() override;
     std::error_code put_session(const stored_session& s) override;
     std::error_code remove_session(const std::string& client_id) override;
+    std::error_code append_queued(const std::string& client_id, const stored_queued& m) override;
+    std::error_code remove_queued_before(const std::string& client_id, std::uint64_t seq) override;
     std::error_code put_retained(const stored_retained& r) override;
     std::error_code remove_retained(const std::string& topic) override;
     std::error_code commit() override;
@@ -112,6 +166,7 @@ public:
 private:
     struct state {
         std::map<std::string, stored_session> sessions;
+        std::map<std::string, std::map<std::uint64_t, stored_queued>> queues;
         std::map<std::string, stored_retained> retained;
     };
     state committed_;
