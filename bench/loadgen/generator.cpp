@@ -394,7 +394,7 @@ int generator::run_flow()
                 "deliveries=%llu expected=%llu lost=%llu dup=%llu stalls=%llu errors=%llu closed=%d "
                 "elapsed_s=%.4f msgs_per_s=%.1f deliveries_per_s=%.1f "
                 "lat_p50_us=%.1f lat_p99_us=%.1f lat_p999_us=%.1f lat_max_us=%.1f samples=%zu "
-                "cpu_s=%.4f cpu_us_per_msg=%.3f\n",
+                "cpu_s=%.4f cpu_us_per_msg=%.3f ack_limit=%zu\n",
         o_.qos, o_.pubs, o_.subs, o_.size, window_, o_.rate, static_cast<unsigned long long>(r_.sent),
         static_cast<unsigned long long>(r_.acked), static_cast<unsigned long long>(r_.deliveries),
         static_cast<unsigned long long>(expected), static_cast<unsigned long long>(lost),
@@ -403,7 +403,7 @@ int generator::run_flow()
         static_cast<double>(r_.sent) / r_.elapsed, static_cast<double>(r_.deliveries) / r_.elapsed,
         percentile_us(r_.latency_ns, 0.50), percentile_us(r_.latency_ns, 0.99), percentile_us(r_.latency_ns, 0.999),
         r_.latency_ns.empty() ? 0.0 : r_.latency_ns.back() / 1000.0, r_.latency_ns.size(), r_.cpu,
-        r_.sent > 0 ? r_.cpu * 1e6 / static_cast<double>(r_.sent) : 0.0);
+        r_.sent > 0 ? r_.cpu * 1e6 / static_cast<double>(r_.sent) : 0.0, pubs_.front()->ack_limit);
     std::fflush(stdout);
     return (closed_unexpectedly_ > 0 || r_.errors > 0) ? 1 : 0;
 }
