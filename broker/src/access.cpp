@@ -24,9 +24,19 @@ bool config_access_control::load(const broker_config& cfg, std::string& error)
         listeners_.push_back(std::move(p));
     }
     acl_.reset();
+    // One ACL applies to every client (the access checks do not know the listener).
+    // Listeners naming different ACL files would silently share the first one, so
+    // that configuration is refused instead of leaving a listener unprotected.
     std::string acl_file = cfg.acl_file;
-    if (acl_file.empty() && !cfg.listeners.empty())
+    if (!cfg.listeners.empty()) {
         acl_file = effective_acl_file(cfg, cfg.listeners.front());
+        for (auto& l : cfg.listeners)
+            if (effective_acl_file(cfg, l) != acl_file) {
+                error = l.origin + ": listeners with different acl_file settings are not supported; "
+                                   "write one acl_file before the first listener";
+                return false;
+            }
+    }
     if (!acl_file.empty()) {
         auto a = std::make_shared<acl>();
         if (!acl::load(acl_file, *a, error))

@@ -1,0 +1,80 @@
+// Python Paho (paho-mqtt 1.6) against our mqtt-broker: the scripts in interop/paho
+// each run one scenario and print OK or FAIL: why.
+#include "broker_helpers.hpp"
+
+using namespace interop;
+using namespace mqtt;
+
+namespace {
+
+command_result paho_on(const our_broker& b, const std::string& script, const std::string& listener,
+    protocol_version v, const std::string& prefix)
+{
+    return paho(script, cat(paho_args(b, listener), {"--version", paho_version(v), "--prefix", prefix}));
+}
+
+void run_script(const std::string& script, protocol_version v, const std::vector<std::string>& listeners = {"tcp"})
+{
+    SKIP_WITHOUT_PAHO();
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    for (auto& l : listeners) {
+        INFO(script << " over " << l << ", MQTT " << version_name(v));
+        auto r = paho_on(b, script, l, v, "paho/" + l + "/" + paho_version(v));
+        CHECK_PAHO_OK(b, r);
+    }
+}
+
+} // namespace
+
+TEST_CASE("Paho: QoS 0/1/2 publish and subscribe over TCP, TLS, WebSocket and secure WebSocket", "[interop][broker][paho][ws][tls]")
+{
+    SECTION("MQTT 3.1.1 [v311]") { run_script("paho_pubsub.py", protocol_version::v3_1_1, {"tcp", "tls", "ws", "wss"}); }
+    SECTION("MQTT 5.0 [v5]") { run_script("paho_pubsub.py", protocol_version::v5, {"tcp", "tls", "ws", "wss"}); }
+}
+
+TEST_CASE("Paho: retained messages set, replaced, kept and cleared", "[interop][broker][paho][retain]")
+{
+    SECTION("MQTT 3.1.1 [v311][MQTT-3.3.1-5][MQTT-3.3.1-6][MQTT-3.3.1-7][MQTT-3.3.1-8][MQTT-3.3.1-9][MQTT-3.3.1-10][MQTT-3.3.1-11][MQTT-3.3.1-12]")
+    {
+        run_script("paho_retained.py", protocol_version::v3_1_1, {"tcp", "ws"});
+    }
+    SECTION("MQTT 5.0 [v5][MQTT-3.3.1-5][MQTT-3.3.1-6][MQTT-3.3.1-7][MQTT-3.3.1-8][MQTT-3.3.1-9][MQTT-3.3.1-12]")
+    {
+        run_script("paho_retained.py", protocol_version::v5, {"tcp", "ws"});
+    }
+}
+
+TEST_CASE("Paho: will published when the connection drops, not after DISCONNECT", "[interop][broker][paho][will]")
+{
+    SECTION("MQTT 3.1.1 [v311][MQTT-3.1.2-8][MQTT-3.14.4-3]") { run_script("paho_will.py", protocol_version::v3_1_1, {"tcp", "ws"}); }
+    SECTION("MQTT 5.0 [v5][MQTT-3.1.2-8][MQTT-3.14.4-3]") { run_script("paho_will.py", protocol_version::v5, {"tcp", "ws"}); }
+}
+
+TEST_CASE("Paho: persistent session gets the messages queued while away, session present set", "[interop][broker][paho][session]")
+{
+    SECTION("MQTT 3.1.1 [v311][MQTT-3.1.2-4][MQTT-3.1.2-5][MQTT-3.2.2-1][MQTT-3.2.2-2][MQTT-3.2.2-3]")
+    {
+        run_script("paho_session.py", protocol_version::v3_1_1);
+    }
+    SECTION("MQTT 5.0 [v5][MQTT-3.1.2-5][MQTT-3.1.2-6][MQTT-3.1.2-23][MQTT-3.2.2-2][MQTT-3.2.2-3]")
+    {
+        run_script("paho_session.py", protocol_version::v5);
+    }
+}
+
+TEST_CASE("Paho: password listener CONNACK codes", "[interop][broker][paho][auth]")
+{
+    SECTION("MQTT 3.1.1 [v311]") { run_script("paho_auth.py", protocol_version::v3_1_1, {"auth"}); }
+    SECTION("MQTT 5.0 [v5]") { run_script("paho_auth.py", protocol_version::v5, {"auth"}); }
+}
+
+TEST_CASE("Paho 5.0: shared subscription $share/g/t delivers each message to one subscriber, round robin [MQTT-4.8.2-3]", "[interop][broker][paho][shared][v5][MQTT-4.8.2-3]")
+{
+    run_script("paho_shared.py", protocol_version::v5, {"tcp", "ws"});
+}
+
+TEST_CASE("Paho 5.0: publish properties round trip and subscription identifiers [MQTT-3.3.2-15][MQTT-3.3.2-16][MQTT-3.3.2-17][MQTT-3.3.2-18][MQTT-3.3.2-20][MQTT-3.3.2-6][MQTT-3.3.4-3]", "[interop][broker][paho][properties][v5][MQTT-3.3.2-15][MQTT-3.3.2-16][MQTT-3.3.2-17][MQTT-3.3.2-18][MQTT-3.3.2-20][MQTT-3.3.2-6][MQTT-3.3.4-3]")
+{
+    run_script("paho_properties.py", protocol_version::v5);
+}
