@@ -60,7 +60,9 @@ per_message() {
     echo $(((b - a) / (n2 - n1)))
 }
 
-echo "Broker instructions per message (callgrind Ir, 1 pub -> 1 sub, 64 B, $n1 and $n2 messages):"
+echo "Broker instructions per message (callgrind Ir, 1 pub -> 1 sub, 64 B, $n1 and $n2 messages)."
+echo "User-space instructions only: the kernel's work in system calls is not counted (the"
+echo "broker CPU µs/msg columns of the throughput table include it)."
 echo
 echo "| QoS | mqtt-broker instr/msg | Mosquitto instr/msg | ratio |"
 echo "|---|---:|---:|---:|"
