@@ -318,6 +318,10 @@ def main():
             rs = res.get(kind, [])
             vals = [r["broker_cpu_s"] * 1e6 / r["deliveries"] for r in rs if r.get("deliveries")]
             cpu[kind] = statistics.median(vals) if vals else None
+        for kind, rs in res.items():
+            lost, dup = sum(r.get("lost", 0) for r in rs), sum(r.get("dup", 0) for r in rs)
+            if lost or dup:
+                run.notes.append(f"{label} ({kind}): {lost:.0f} lost, {dup:.0f} duplicated over {len(rs)} runs.")
         gen = [100 * r["cpu_s"] / r["elapsed_s"] for rs in res.values() for r in rs if r.get("elapsed_s")]
         rows.append((label, metric_label, o, m, higher, cpu["ours"], cpu["mosquitto"],
                      median(res.get("ours", []), "broker_hwm_mb"), median(res.get("mosquitto", []), "broker_hwm_mb"),
@@ -472,7 +476,8 @@ def main():
     if a.quick:
         L.append("**Quick mode: very short runs, for checking that the harness works, not for comparing.**")
     L.append("")
-    L.append("Ratio = ours / Mosquitto. For throughput higher is better; for latency and memory lower is better.\n")
+    L.append("Ratio = ours / Mosquitto. For throughput higher is better; for latency and memory lower is better. "
+             "Lost or duplicated messages, if any, are listed under Notes.\n")
     L.append("## Broker throughput\n")
     L.append("64-byte payloads, `mqtt-loadgen` (MQTT 5, one thread) keeping a window of messages in flight end to "
              "end (sent but not yet received by every subscriber): 500 for QoS 0 (and 100 in its second row), 100 "
