@@ -31,7 +31,7 @@ done
 
 jobs=${JOBS:-2}
 fuzz_seconds=${FUZZ_SECONDS:-30}
-fuzz_targets=(stream_decoder session)
+fuzz_targets=(stream_decoder session broker)
 
 failed_phases=()
 timings=()
