@@ -137,7 +137,7 @@ void engine::received(connection_id id, std::string_view bytes, clock::time_poin
     run(*c, core, now);
     // Acknowledgments from the client change its session without telling us.
     if (c->session)
-        touch(*c->session);
+        touch_light(*c->session);
     collect_garbage();
 }
 
@@ -150,7 +150,7 @@ void engine::timer_fired(connection_id id, timer_id timer, clock::time_point now
     core.timer_fired(timer, now);
     run(*c, core, now);
     if (c->session)
-        touch(*c->session);
+        touch_light(*c->session);
     collect_garbage();
 }
 
@@ -629,11 +629,23 @@ void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, b
         for (auto id : subscription_ids)
             out.props.add(property_id::subscription_identifier, id);
     }
-    if (store_) {
-        touch(s);
-        if (q != qos::at_most_once)
-            if (auto expiry = out.props.get_integer(property_id::message_expiry_interval))
-                s.expiry_deadlines.insert_or_assign(out.payload.data(), now + std::chrono::seconds(*expiry));
+    if (store_ && q != qos::at_most_once) {
+        if (auto expiry = out.props.get_integer(property_id::message_expiry_interval))
+            s.expiry_deadlines.insert_or_assign(out.payload.data(), now + std::chrono::seconds(*expiry));
+        // Remembered for the next commit: appended to the stored queue, unless the
+        // core did something else with it (then the session is written whole).
+        auto copy = out;
+        auto before = s.core->queued_count() + s.core->inflight_count();
+        s.core->publish(std::move(out), delivery_tag, now);
+        auto after = s.core->queued_count() + s.core->inflight_count();
+        if (after == before + 1) {
+            s.pending_appends.push_back(std::move(copy));
+            touch_light(s);
+        } else if (after != before) {
+            touch(s);
+        } // else refused (queue full): nothing changed
+        run_session(s, now);
+        return;
     }
     s.core->publish(std::move(out), delivery_tag, now);
     run_session(s, now);
@@ -814,6 +826,8 @@ void engine::send_output(connection_state& c, const packet& pkt, protocol_versio
     if (store_ && (!c.staged.empty() || !c.waiting.empty() || promises(pkt))) {
         if (c.staged.empty())
             staged_.push_back(c.id);
+        if (c.session)
+            touch(*c.session); // what it promises is in the session state: write it whole
         c.staged.append(pkt, v);
         return;
     }

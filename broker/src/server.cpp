@@ -188,6 +188,7 @@ struct server::impl {
     bool pump_posted = false;
     bool commit_failing = false;
     asio::steady_timer checkpoint_timer;
+    asio::steady_timer commit_retry_timer;
 
     impl(asio::io_context& ctx, broker_config c, server_options o)
         : io(ctx),
@@ -198,7 +199,8 @@ struct server::impl {
           tick_timer(ctx),
           sys_timer(ctx),
           options(o),
-          checkpoint_timer(ctx)
+          checkpoint_timer(ctx),
+          commit_retry_timer(ctx)
     {
     }
 
@@ -241,6 +243,13 @@ struct server::impl {
     void pump()
     {
         pump_posted = false;
+        if (durable && !worker) {
+            // periodic: a commit is a write() to the WAL, cheaper here than a thread handoff.
+            if (auto ec = eng.commit(clock::now(), wall_clock::now()))
+                commit_failed(durable->last_error());
+            else if (commit_failing)
+                committed(0);
+        }
         if (worker) {
             if (auto g = eng.take_group(clock::now(), wall_clock::now())) {
                 last_submitted = g->id;
@@ -264,6 +273,8 @@ struct server::impl {
         if (commit_failing)
             log.log(log_type::notice, "persistence store writable again: " + durable->name());
         commit_failing = false;
+        if (id == 0)
+            return; // the inline commit of persistence_sync periodic
         eng.group_committed(id);
         if (id >= last_submitted)
             commit_guard.reset();
@@ -275,6 +286,13 @@ struct server::impl {
         if (!commit_failing)
             log.log(log_type::error, "cannot write the persistence store (acknowledgments wait until it works): " + why);
         commit_failing = true;
+        if (!worker) { // the inline commit is retried by the next pump
+            commit_retry_timer.expires_after(std::chrono::seconds(1));
+            commit_retry_timer.async_wait([this](boost::system::error_code ec) {
+                if (!ec)
+                    pump();
+            });
+        }
     }
 
     void start_worker()
@@ -310,7 +328,8 @@ struct server::impl {
                 auto ec = eng.attach_store(st.get(), clock::now(), wall_clock::now(), why);
                 if (!ec) {
                     durable = std::move(st);
-                    start_worker();
+                    if (cfg.sync == persistence_sync::always)
+                        start_worker(); // fsync off the I/O thread
                     log.log(log_type::notice, "persistence store " + path + ": " + std::to_string(eng.session_count())
                             + " sessions, " + std::to_string(eng.retained_count()) + " retained messages restored");
                     schedule_checkpoint();
@@ -345,9 +364,12 @@ struct server::impl {
         auto period = periodic ? cfg.autosave_interval : std::chrono::seconds(60);
         checkpoint_timer.expires_after(period);
         checkpoint_timer.async_wait([this](boost::system::error_code ec) {
-            if (ec || stopping || !worker)
+            if (ec || stopping || !durable)
                 return;
-            worker->request_checkpoint();
+            if (worker)
+                worker->request_checkpoint();
+            else if (durable->checkpoint())
+                log.log(log_type::warning, "persistence checkpoint failed: " + durable->last_error());
             schedule_checkpoint();
         });
     }
@@ -703,7 +725,10 @@ void server::stop()
     d.eng.shutdown(clock::now());
     d.pump();
     // The last groups are committed (and checkpointed) by the store thread; io.run()
-    // ends once their output is written.
+    // ends once their output is written. Without it they were committed by pump().
+    d.commit_retry_timer.cancel();
+    if (d.durable && !d.worker && !d.commit_failing)
+        d.durable->checkpoint();
     auto& m = d.eng.metrics();
     d.log.log(log_type::notice, "delivery counters: received " + std::to_string(m.messages_received) + ", sent "
             + std::to_string(m.messages_sent) + ", redelivered " + std::to_string(m.redeliveries) + ", dropped "

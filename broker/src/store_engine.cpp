@@ -17,12 +17,38 @@ bool persistent(const session_record& s) { return s.expiry_interval != 0; }
 // $SYS is the broker's own state of this run: never stored.
 bool stored_topic(std::string_view topic) { return !topic.starts_with("$SYS/"); }
 
+// Sessions with at most this many messages are compared with the store at every
+// commit; longer queues at most every snapshot_interval (the comparison walks them).
+constexpr std::size_t whole_snapshot_below = 64;
+constexpr auto snapshot_interval = std::chrono::milliseconds(100);
+
 } // namespace
 
 void engine::touch_retained(std::string_view topic)
 {
     if (store_ && stored_topic(topic))
         dirty_retained_.emplace(topic);
+}
+
+// Appends one queued message to the session's stored queue.
+static void append_row(session_record& s, const mqtt::publish& msg, clock::time_point now, wall_ms wall, std::vector<store_op>& ops)
+{
+    stored_queued row;
+    row.seq = s.next_seq++;
+    row.msg = msg;
+    row.msg.dup = false;
+    row.msg.packet_id = 0;
+    row.written_at = wall;
+    // The expiry left now (the core counts it from when the message was queued).
+    if (row.msg.props.get_integer(property_id::message_expiry_interval)) {
+        auto found = s.expiry_deadlines.find(msg.payload.data());
+        if (found != s.expiry_deadlines.end()) {
+            auto left = std::chrono::ceil<std::chrono::seconds>(found->second - now).count();
+            row.msg.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(std::max<long long>(left, 0)));
+        }
+    }
+    s.stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
+    ops.emplace_back(append_queued_op{s.client_id, std::move(row)});
 }
 
 // Writes one session: its row (metadata, in-flight messages, QoS 2 ids), its
@@ -87,23 +113,9 @@ void engine::write_session(session_record& s, clock::time_point now, wall_clock:
         append_from = 0;
         s.rewrite_queue = false;
     }
-    for (std::size_t i = append_from; i < queued.size(); ++i) {
-        auto& msg = *queued[i];
-        stored_queued row;
-        row.seq = s.next_seq++;
-        row.msg = msg;
-        row.written_at = wall;
-        // The expiry left now (the core counts it from when the message was queued).
-        if (row.msg.props.get_integer(property_id::message_expiry_interval)) {
-            auto found = s.expiry_deadlines.find(msg.payload.data());
-            if (found != s.expiry_deadlines.end()) {
-                auto left = std::chrono::ceil<std::chrono::seconds>(found->second - now).count();
-                row.msg.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(std::max<long long>(left, 0)));
-            }
-        }
-        rows.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
-        ops.emplace_back(append_queued_op{s.client_id, std::move(row)});
-    }
+    for (std::size_t i = append_from; i < queued.size(); ++i)
+        append_row(s, *queued[i], now, wall, ops);
+    s.pending_appends.clear(); // the comparison covered them
     // Forget the deadlines of messages no longer queued.
     if (!s.expiry_deadlines.empty()) {
         std::unordered_map<const void*, clock::time_point> still;
@@ -112,6 +124,15 @@ void engine::write_session(session_record& s, clock::time_point now, wall_clock:
                 still.insert(*found);
         s.expiry_deadlines = std::move(still);
     }
+}
+
+// Only the messages queued since the last commit: appended to the stored queue.
+void engine::write_appends(session_record& s, clock::time_point now, wall_clock::time_point wall_now, std::vector<store_op>& ops)
+{
+    const wall_ms wall = to_wall_ms(wall_now);
+    for (auto& msg : s.pending_appends)
+        append_row(s, msg, now, wall, ops);
+    s.pending_appends.clear();
 }
 
 std::optional<store_group> engine::take_group(clock::time_point now, wall_clock::time_point wall_now)
@@ -123,9 +144,22 @@ std::optional<store_group> engine::take_group(clock::time_point now, wall_clock:
     for (auto& id : dirty_sessions_) {
         auto it = sessions_.find(id);
         if (it != sessions_.end() && persistent(*it->second)) {
-            write_session(*it->second, now, wall_now, g.ops);
-            it->second->subscriptions_changed = false;
-            stored_ids_.insert(id);
+            auto& s = *it->second;
+            // A session with a long queue that only had QoS 1 traffic is compared
+            // with the store at most every snapshot_interval (acknowledgments from
+            // its client may then be resent once, with DUP, after a crash).
+            const bool whole = s.needs_snapshot || s.rewrite_queue || !stored_ids_.count(id)
+                || s.core->queued_count() + s.core->inflight_count() <= whole_snapshot_below
+                || now - s.last_snapshot >= snapshot_interval;
+            if (whole) {
+                write_session(s, now, wall_now, g.ops);
+                s.subscriptions_changed = false;
+                s.needs_snapshot = false;
+                s.last_snapshot = now;
+                stored_ids_.insert(id);
+            } else {
+                write_appends(s, now, wall_now, g.ops);
+            }
         } else if (stored_ids_.erase(id)) {
             g.ops.emplace_back(remove_session_op{id});
         }

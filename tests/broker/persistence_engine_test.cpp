@@ -401,3 +401,54 @@ TEST_CASE("Store: a queue written over several commits, partly sent and acknowle
         CHECK(got[i].dup == (i < 3)); // sent before, unacknowledged
     }
 }
+
+TEST_CASE("Store: a long queue is appended to between whole comparisons; after a crash it comes back complete and "
+          "in order, without what the subscriber acknowledged before the last comparison",
+    "[persistence][unit][queue]")
+{
+    temp_dir dir;
+    engine_options o;
+    o.max_inflight = 10;
+    {
+        auto st = open_store(dir);
+        persistent_fixture f(*st, w0, s0, o);
+        auto& sub = resume(f, "sub", 3600);
+        f.subscribe(sub, "t/#", {qos::at_least_once});
+        auto& pub = f.connect(protocol_version::v5, "pub");
+        // 200 messages, one commit each, while the subscriber does not acknowledge:
+        // 10 in flight, the rest queued (appended, not compared, once past 64).
+        for (int i = 1; i <= 200; ++i) {
+            pub.send(broker_fixture::msg("t/" + std::to_string(i), std::to_string(i), qos::at_least_once,
+                         static_cast<std::uint16_t>(i)),
+                f.now);
+            f.settle();
+        }
+        CHECK(pub.take_of<puback>().size() == 200);
+        auto got = sub.take_of<mqtt::publish>();
+        REQUIRE(got.size() == 10);
+        for (auto& p : got)
+            sub.send(puback{p.packet_id, reason_code::success, {}}, f.now);
+        f.settle(); // 10 more go out; the acknowledgments may be recorded later
+        REQUIRE(sub.take_of<mqtt::publish>().size() == 10);
+        f.advance(std::chrono::seconds(1));
+        pub.send(broker_fixture::msg("t/201", "201", qos::at_least_once, 201), f.now);
+        f.settle(); // now compared whole: the first 10 are gone from the store
+    }
+    auto st = open_store(dir);
+    persistent_fixture f(*st, w0, s0, o);
+    auto& sub = resume(f, "sub", 3600);
+    std::vector<mqtt::publish> all;
+    for (int round = 0; round < 30; ++round) {
+        auto got = sub.take_of<mqtt::publish>();
+        if (got.empty())
+            break;
+        for (auto& p : got) {
+            sub.send(puback{p.packet_id, reason_code::success, {}}, f.now);
+            all.push_back(std::move(p));
+        }
+        f.settle();
+    }
+    REQUIRE(all.size() == 191);
+    for (std::size_t i = 0; i < all.size(); ++i)
+        CHECK(all[i].payload == std::to_string(i + 11));
+}

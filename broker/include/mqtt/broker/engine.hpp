@@ -141,6 +141,11 @@ struct session_record {
     std::deque<queued_row> stored_queue;
     std::uint64_t next_seq = 1;
     bool rewrite_queue = true; // the store's rows are unknown: replace them all
+    // Messages queued since the last commit, and whether the next commit must
+    // compare the whole session with the store (otherwise it may only append these).
+    std::vector<mqtt::publish> pending_appends;
+    bool needs_snapshot = true;
+    clock::time_point last_snapshot{};
 };
 
 class engine {
@@ -247,11 +252,21 @@ private:
     std::string assign_client_id();
     session_options core_options() const;
     // Records that a session changed (for the next commit); nothing without a store.
-    void touch(const session_record& s)
+    void touch(session_record& s)
+    {
+        if (store_) {
+            dirty_sessions_.insert(s.client_id);
+            s.needs_snapshot = true;
+        }
+    }
+    // Changed only by QoS 1 acknowledgments and deliveries (pending_appends): a long
+    // queue need not be compared with the store at every commit.
+    void touch_light(session_record& s)
     {
         if (store_)
             dirty_sessions_.insert(s.client_id);
     }
+    void write_appends(session_record& s, clock::time_point now, wall_clock::time_point wall_now, std::vector<store_op>& ops);
     void touch_retained(std::string_view topic);
     void write_session(session_record& s, clock::time_point now, wall_clock::time_point wall_now, std::vector<store_op>& ops);
     void send_output(connection_state& c, const packet& pkt, protocol_version v);
