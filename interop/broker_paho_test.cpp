@@ -78,3 +78,59 @@ TEST_CASE("Paho 5.0: publish properties round trip and subscription identifiers 
 {
     run_script("paho_properties.py", protocol_version::v5);
 }
+
+namespace {
+
+void feature(const std::string& name)
+{
+    SKIP_WITHOUT_PAHO();
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    auto r = paho("paho_v5_features.py", cat(paho_args(b, "tcp"), {"--version", "5", "--prefix", "paho/" + name, "--case", name}));
+    CHECK_PAHO_OK(b, r);
+}
+
+} // namespace
+
+TEST_CASE("Paho 5.0: will delay interval, no will when the client returns in time [MQTT-3.1.3-9]", "[interop][broker][paho][will][v5][MQTT-3.1.3-9][MQTT-3.1.2-8]")
+{
+    feature("will_delay");
+}
+
+TEST_CASE("Paho 5.0: queued messages expire, the rest arrive with a reduced expiry interval [MQTT-3.3.2-5][MQTT-3.3.2-6]", "[interop][broker][paho][expiry][v5][MQTT-3.3.2-5][MQTT-3.3.2-6]")
+{
+    feature("message_expiry");
+}
+
+TEST_CASE("Paho 5.0: retain handling 0/1/2 and retain as published [MQTT-3.3.1-9][MQTT-3.3.1-10][MQTT-3.3.1-11][MQTT-3.3.1-12][MQTT-3.3.1-13][MQTT-3.8.4-4]", "[interop][broker][paho][retain][v5][MQTT-3.3.1-9][MQTT-3.3.1-10][MQTT-3.3.1-11][MQTT-3.3.1-12][MQTT-3.3.1-13][MQTT-3.8.4-4]")
+{
+    feature("retain_options");
+}
+
+TEST_CASE("Paho 5.0: no local subscription option [MQTT-3.8.3-3]", "[interop][broker][paho][v5][MQTT-3.8.3-3]")
+{
+    feature("no_local");
+}
+
+TEST_CASE("Paho 5.0: a session is discarded once its expiry interval has passed [MQTT-4.1.0-2]", "[interop][broker][paho][session][v5][MQTT-4.1.0-2][MQTT-3.1.2-23]")
+{
+    feature("session_expiry");
+}
+
+TEST_CASE("Paho 5.0: an empty client id gets a new Assigned Client Identifier [MQTT-3.2.2-16]", "[interop][broker][paho][v5][MQTT-3.2.2-16]")
+{
+    feature("assigned_id");
+}
+
+TEST_CASE("Paho 5.0: topic alias set and used by the publisher", "[interop][broker][paho][v5]")
+{
+    feature("topic_alias");
+}
+
+TEST_CASE("3.1.1 CONNECT refusals on the wire: identifier rejected, unacceptable protocol level [MQTT-3.1.3-8][MQTT-3.1.2-2]", "[interop][broker][v311][MQTT-3.1.3-8][MQTT-3.1.2-2][MQTT-3.2.2-4][MQTT-3.2.2-5]")
+{
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    auto r = run({our_programs::python(), our_programs::paho_script("raw_connect.py"), "--port", std::to_string(b.ports().tcp)}, 30s);
+    CHECK_PAHO_OK(b, r);
+}
