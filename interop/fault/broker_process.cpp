@@ -4,19 +4,49 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <set>
 #include <sstream>
 
 namespace fault {
 
 using namespace std::chrono_literals;
 
+std::size_t publish_after_pubrel(const std::string& log)
+{
+    // Lines like "Sending PUBREL to C (m7)", "Received PUBCOMP from C (Mid: 7, RC:0)",
+    // "Sending PUBLISH to C (d1, q2, r0, m7, 'topic', ...".
+    std::set<std::pair<std::string, long>> released;
+    std::size_t violations = 0;
+    std::istringstream in(log);
+    std::string line;
+    auto client_after = [](const std::string& l, std::size_t at) { return l.substr(at, l.find(' ', at) - at); };
+    auto number_after = [](const std::string& l, const char* marker) {
+        auto at = l.find(marker);
+        return at == std::string::npos ? -1L : std::atol(l.c_str() + at + std::strlen(marker));
+    };
+    while (std::getline(in, line)) {
+        if (auto at = line.find("Sending PUBREL to "); at != std::string::npos) {
+            released.insert({client_after(line, at + 18), number_after(line, "(m")});
+        } else if (auto c = line.find("Received PUBCOMP from "); c != std::string::npos) {
+            released.erase({client_after(line, c + 22), number_after(line, "(Mid: ")});
+        } else if (auto p = line.find("Sending PUBLISH to "); p != std::string::npos && line.find(", q2, ") != std::string::npos) {
+            // Counted once per PUBREL: the receiver takes the first such copy as new and
+            // the ones after it as retransmissions of that copy.
+            violations += released.erase({client_after(line, p + 19), number_after(line, ", m")});
+        }
+    }
+    return violations;
+}
+
 std::string broker_name(broker_kind k)
 {
     return k == broker_kind::ours ? "mqtt-broker" : "mosquitto";
 }
 
-broker_process::broker_process(broker_kind kind, bool persistence)
-    : kind_(kind), persistence_(persistence), dir_("mqtt-fault-broker")
+broker_process::broker_process(broker_kind kind, bool persistence, bool full_log)
+    : kind_(kind), persistence_(persistence), full_log_(full_log), dir_("mqtt-fault-broker")
 {
     // A port found free may be taken before the broker binds it: then try another.
     for (int attempt = 0; attempt < 5; ++attempt) {
@@ -36,6 +66,9 @@ broker_process::~broker_process()
 {
     if (proc_)
         proc_->stop(3s);
+    // MQTT_FAULT_BROKER_LOG=DIR keeps each broker's log there (Mosquitto: log_type all).
+    if (const char* keep = std::getenv("MQTT_FAULT_BROKER_LOG"))
+        interop::write_file(std::string(keep) + "/" + broker_name(kind_) + "-" + std::to_string(port_) + ".log", log());
 }
 
 void broker_process::write_config()
@@ -53,7 +86,7 @@ void broker_process::write_config()
         const auto* pw = ::getpwuid(::getuid());
         conf << "user " << (pw ? pw->pw_name : "root") << "\n"
              << "log_dest file " << dir_.file("mosquitto.log") << "\n"
-             << "log_type error\nlog_type warning\nlog_type notice\n"
+             << (full_log_ || std::getenv("MQTT_FAULT_BROKER_LOG") ? "log_type all\n" : "log_type error\nlog_type warning\nlog_type notice\n")
              << "max_queued_messages 0\n"
              // With an in-flight limit Mosquitto 2.0.11 acknowledges but never delivers
              // QoS 2 messages a 3.1.1 client sends beyond it (see docs/client.md).

@@ -13,9 +13,15 @@ enum class broker_kind { ours, mosquitto };
 
 std::string broker_name(broker_kind k);
 
+// From a Mosquitto log with every packet: how often it sent a QoS 2 PUBLISH again
+// after it had sent the PUBREL for it (and before the PUBCOMP), which
+// [MQTT-4.3.3-6] forbids; the receiver must then take it as a new message.
+std::size_t publish_after_pubrel(const std::string& log);
+
 class broker_process {
 public:
-    broker_process(broker_kind kind, bool persistence);
+    // full_log: Mosquitto logs every packet (log_type all), for publish_after_pubrel().
+    broker_process(broker_kind kind, bool persistence, bool full_log = false);
     ~broker_process();
     broker_process(const broker_process&) = delete;
     broker_process& operator=(const broker_process&) = delete;
@@ -40,6 +46,7 @@ private:
 
     broker_kind kind_;
     bool persistence_;
+    bool full_log_;
     interop::temp_dir dir_;
     std::uint16_t port_ = 0;
     std::unique_ptr<interop::process> proc_;
