@@ -1,0 +1,151 @@
+// Broker features seen from our client: $SYS, max_qos, certificate identities
+// under an ACL, ACL reload, overlapping subscriptions, keep alive on the wire.
+#include <algorithm>
+#include <thread>
+
+#include "broker_helpers.hpp"
+
+using namespace interop;
+using namespace mqtt;
+
+namespace {
+
+const protocol_version versions[] = {protocol_version::v3_1_1, protocol_version::v5};
+
+std::vector<std::string> topics_of(sync_client& c)
+{
+    std::vector<std::string> out;
+    for (auto& m : c.messages())
+        out.push_back(m.topic.str());
+    return out;
+}
+
+bool any_of_disconnected(sync_client& c)
+{
+    auto ev = c.events();
+    return std::any_of(ev.begin(), ev.end(), [](auto& e) { return e.kind == connection_event_kind::disconnected; });
+}
+
+} // namespace
+
+TEST_CASE("$SYS topics are published and not matched by filters starting with a wildcard [MQTT-4.7.2-1]", "[interop][broker][client][sys][MQTT-4.7.2-1]")
+{
+    our_broker b(our_broker_options{{}, false, false, "sys_interval 1\n"});
+    REQUIRE_OUR_BROKER(b);
+    sync_client wild(b.options("tcp"));
+    REQUIRE_FALSE(std::get<0>(wild.connect()));
+    REQUIRE_FALSE(std::get<0>(wild.subscribe("#", qos::at_most_once)));
+    REQUIRE_FALSE(std::get<0>(wild.subscribe("+/broker/#", qos::at_most_once)));
+    sync_client sys(b.options("tcp"));
+    REQUIRE_FALSE(std::get<0>(sys.connect()));
+    REQUIRE_FALSE(std::get<0>(sys.subscribe("$SYS/#", qos::at_most_once)));
+    REQUIRE(sys.wait_messages(1, 10s));
+    CHECK(sys.messages().front().topic.str().rfind("$SYS/broker/", 0) == 0);
+    // Wait for the next $SYS round too, then a marker on an ordinary topic.
+    auto seen = sys.messages().size();
+    REQUIRE(sys.wait_messages(seen + 1, 10s));
+    REQUIRE_FALSE(std::get<0>(sys.publish("plain/marker", "m", qos::at_least_once)));
+    REQUIRE(wild.wait_messages(1, 10s));
+    CHECK(topics_of(wild) == std::vector<std::string>{"plain/marker"});
+}
+
+TEST_CASE("max_qos 1: announced as Maximum QoS, QoS 2 subscriptions still accepted [MQTT-3.2.2-9][MQTT-3.2.2-10]", "[interop][broker][client][v5][MQTT-3.2.2-9][MQTT-3.2.2-10]")
+{
+    our_broker b(our_broker_options{{}, false, false, "max_qos 1\n"});
+    REQUIRE_OUR_BROKER(b);
+    sync_client c(b.options("tcp"));
+    auto [ec, ack] = c.connect();
+    REQUIRE_FALSE(ec);
+    CHECK(ack.props.get_integer(property_id::maximum_qos) == 1u);
+    auto [sec, res] = c.subscribe("maxqos/t", qos::exactly_once);
+    REQUIRE_FALSE(sec);
+    REQUIRE(res.codes.size() == 1);
+    CHECK_FALSE(is_error(res.codes[0]));
+    REQUIRE_FALSE(std::get<0>(c.publish("maxqos/t", "x", qos::at_least_once)));
+    REQUIRE(c.wait_messages(1, 10s));
+    CHECK(c.messages().front().qos == qos::at_least_once);
+}
+
+TEST_CASE("Client certificate CN as user name (use_identity_as_username) under an ACL user section", "[interop][broker][client][tls][acl]")
+{
+    our_broker b(our_broker_options{"topic read public/#\nuser interop-client\ntopic readwrite cert/#\n", false, false, {}});
+    REQUIRE_OUR_BROKER(b);
+    for (auto v : versions) {
+        INFO("MQTT " << version_name(v));
+        sync_client c(b.options("mtls", v));
+        REQUIRE_FALSE(std::get<0>(c.connect()));
+        CHECK(std::get<1>(c.subscribe("cert/#", qos::at_least_once)).codes == std::vector<reason_code>{reason_code::granted_qos_1});
+        // The anonymous section does not apply to the certificate user.
+        auto refused = std::get<1>(c.subscribe("public/x", qos::at_least_once)).codes;
+        REQUIRE(refused.size() == 1);
+        CHECK(is_error(refused[0]));
+        REQUIRE_FALSE(std::get<0>(c.publish("cert/mine", "by-cn", qos::at_least_once)));
+        REQUIRE(c.wait_messages(1, 10s));
+        CHECK(c.messages().front().payload == "by-cn");
+        CHECK_FALSE(c.disconnect());
+        // An anonymous client gets the anonymous rules only.
+        sync_client anon(b.options("tcp", v));
+        REQUIRE_FALSE(std::get<0>(anon.connect()));
+        auto codes = std::get<1>(anon.subscribe("cert/#", qos::at_least_once)).codes;
+        REQUIRE(codes.size() == 1);
+        CHECK(is_error(codes[0]));
+        CHECK_FALSE(anon.disconnect());
+    }
+}
+
+TEST_CASE("SIGHUP reloads the ACL file: a connected client gets the new rules", "[interop][broker][client][acl][reload]")
+{
+    our_broker b(our_broker_options{"topic readwrite before/#\n", false, false, {}});
+    REQUIRE_OUR_BROKER(b);
+    sync_client c(b.options("tcp"));
+    REQUIRE_FALSE(std::get<0>(c.connect()));
+    CHECK(std::get<1>(c.subscribe("after/x", qos::at_least_once)).codes == std::vector<reason_code>{reason_code::not_authorized});
+    write_file(b.acl_file(), "topic readwrite after/#\n");
+    b.reload();
+    std::vector<reason_code> codes;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        codes = std::get<1>(c.subscribe("after/x", qos::at_least_once)).codes;
+        if (codes == std::vector<reason_code>{reason_code::granted_qos_1})
+            break;
+        std::this_thread::sleep_for(100ms);
+    }
+    INFO("broker log:\n" << tail(b.log(), 2000));
+    CHECK(codes == std::vector<reason_code>{reason_code::granted_qos_1});
+    // The old rule is gone.
+    CHECK(std::get<1>(c.subscribe("before/x", qos::at_least_once)).codes == std::vector<reason_code>{reason_code::not_authorized});
+    CHECK_FALSE(any_of_disconnected(c));
+}
+
+TEST_CASE("Overlapping subscriptions: the message is delivered at the highest granted QoS", "[interop][broker][client]")
+{
+    auto overlap = [](protocol_version v) {
+        our_broker b;
+        REQUIRE_OUR_BROKER(b);
+        sync_client c(b.options("tcp", v));
+        REQUIRE_FALSE(std::get<0>(c.connect()));
+        REQUIRE_FALSE(std::get<0>(c.subscribe("ov/#", qos::at_most_once)));
+        REQUIRE_FALSE(std::get<0>(c.subscribe("ov/x", qos::exactly_once)));
+        sync_client p(b.options("tcp", v));
+        REQUIRE_FALSE(std::get<0>(p.connect()));
+        REQUIRE_FALSE(std::get<0>(p.publish("ov/x", "both", qos::exactly_once)));
+        REQUIRE(c.wait_messages(1, 10s));
+        auto msgs = c.messages();
+        CHECK(std::any_of(msgs.begin(), msgs.end(), [](auto& m) { return m.qos == qos::exactly_once; }));
+    };
+    SECTION("MQTT 3.1.1 [v311][MQTT-3.3.5-1]") { overlap(protocol_version::v3_1_1); }
+    SECTION("MQTT 5.0 [v5][MQTT-3.3.4-2]") { overlap(protocol_version::v5); }
+}
+
+TEST_CASE("Keep alive: a silent client is disconnected after one and a half keep alive periods", "[interop][broker][keepalive]")
+{
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    auto check_version = [&](const char* v) {
+        auto r = run({our_programs::python(), our_programs::paho_script("raw_keepalive.py"), "--port",
+            std::to_string(b.ports().tcp), "--version", v}, 30s);
+        CHECK_PAHO_OK(b, r);
+    };
+    SECTION("MQTT 3.1.1 [v311][MQTT-3.1.2-24]") { check_version("3"); }
+    SECTION("MQTT 5.0 [v5][MQTT-3.1.2-22]") { check_version("5"); }
+}
