@@ -402,7 +402,7 @@ TEST_CASE("Store: a queue written over several commits, partly sent and acknowle
     }
 }
 
-TEST_CASE("Store: a long queue is appended to between whole comparisons; after a crash it comes back complete and "
+TEST_CASE("Store: a long queue is appended to between whole comparisons, after a crash it comes back complete and "
           "in order, without what the subscriber acknowledged before the last comparison",
     "[persistence][unit][queue]")
 {

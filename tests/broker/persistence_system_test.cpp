@@ -190,7 +190,7 @@ struct raw_client {
 
 } // namespace
 
-TEST_CASE("mqtt-broker with persistence: a PUBACKed message survives SIGKILL; a corrupt store is refused naming the "
+TEST_CASE("mqtt-broker with persistence: a PUBACKed message survives SIGKILL, a corrupt store is refused naming the "
           "file and moved aside on request",
     "[persistence][system]")
 {
