@@ -1,6 +1,8 @@
 // publish_completion::stored: a QoS 1/2 publish completes once it is in the
 // store, and the store keeps it across stop() until the broker acknowledges it.
 #include "fake_broker.hpp"
+#include "mqtt/client/sqlite_session_store.hpp"
+#include "process.hpp"
 
 using namespace mqtt;
 using namespace mqtt::test;
@@ -116,4 +118,85 @@ TEST_CASE("Stored completion: a store that cannot save completes at the acknowle
     CHECK(errors[0] == std::make_error_code(std::errc::no_space_on_device));
     c.stop();
     h.finish();
+}
+
+TEST_CASE("Durable store: a client given a corrupt store file reports it, runs without it and leaves the file alone", "[client][store][sqlite][errors]")
+{
+    harness h;
+    interop::temp_dir dir("mqtt-durable");
+    const auto path = dir.file("corrupt.db");
+    const std::string garbage(4096, '\x17');
+    interop::write_file(path, garbage);
+    auto o = h.options();
+    o.store = std::make_shared<sqlite_session_store>(path);
+    o.complete_publish = publish_completion::stored;
+    std::vector<std::error_code> errors;
+    o.on_store_error = [&](std::error_code ec) { errors.push_back(ec); };
+    client c(h.ioc.get_executor(), o);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].category() == sqlite_category());
+    h.spawn([&]() -> awaitable<void> {
+        auto conn = co_await h.broker.accept_session();
+        auto p = co_await conn.expect<mqtt::publish>();
+        co_await conn.send(puback{p.packet_id, reason_code::success, {}});
+        CHECK_CLOSED(conn);
+    });
+    outcome<connack> connected;
+    c.async_connect(connected.handler());
+    h.run_until([&] { return connected.done; });
+    outcome<publish_result> r;
+    c.async_publish("t", "x", qos::at_least_once, r.handler());
+    h.run_until([&] { return r.done; });
+    CHECK_FALSE(r.ec);
+    c.stop();
+    h.finish();
+    CHECK(interop::read_file(path) == garbage);
+}
+
+// The example of docs/client.md ("Commit before ack"), against the fake broker.
+TEST_CASE("docs/client.md: the durable store example", "[client][docs][store][sqlite]")
+{
+    harness h;
+    interop::temp_dir dir("mqtt-durable");
+    const std::string file = dir.file("outbox.db");
+    bool released = false;
+    h.spawn([&]() -> awaitable<void> {
+        auto conn = co_await h.broker.accept_session();
+        auto p = co_await conn.expect<mqtt::publish>();
+        CHECK(p.topic == "orders/42");
+        (void)co_await conn.expect<mqtt::disconnect>();
+    });
+    // ---- the example's body (file name and port changed, std::cout replaced)
+    auto store = std::make_shared<mqtt::sqlite_session_store>(file);
+    if (auto ec = store->open()) {
+        FAIL(store->last_error());
+        return;
+    }
+    auto& ioc = h.ioc;
+    mqtt::client_options o;
+    o.endpoint.host = "127.0.0.1";
+    o.endpoint.port = h.broker.port();
+    o.connect.client_id = "outbox-1"; // the same id on every run
+    o.connect.clean_start = false;
+    o.connect.session_expiry = 86400;
+    o.store = store;
+    o.complete_publish = mqtt::publish_completion::stored;
+    o.on_store_error = [](std::error_code ec) { FAIL("store: " << ec.message()); };
+    mqtt::client c(ioc.get_executor(), o);
+    c.async_connect([&](std::error_code ec, mqtt::connack) {
+        if (ec)
+            return;
+        c.async_publish("orders/42", "{...}", mqtt::qos::exactly_once, [&](std::error_code e, mqtt::publish_result) {
+            if (!e)
+                released = true; // "stored: safe to release the source record"
+            c.async_disconnect([](std::error_code) {}); // the store keeps what is not acknowledged
+        });
+    });
+    // ----
+    h.finish();
+    CHECK(released);
+    auto kept = store->load();
+    REQUIRE(kept);
+    REQUIRE(kept->outgoing.size() == 1); // never acknowledged: still in the file
+    CHECK(kept->outgoing[0].msg.topic == "orders/42");
 }

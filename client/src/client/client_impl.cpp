@@ -83,6 +83,7 @@ client_impl::client_impl(boost::asio::any_io_executor ex, client_options options
     if (options_.store) {
         auto loaded = options_.store->load();
         if (!loaded) {
+            store_unusable_ = true;
             if (options_.on_store_error)
                 options_.on_store_error(loaded.error());
         } else if (!loaded->outgoing.empty() || !loaded->qos2_received.empty()) {
@@ -585,7 +586,7 @@ void client_impl::run_actions()
         for (auto& a : batch)
             handle(a);
     }
-    if (options_.store && needs_save())
+    if (options_.store && !store_unusable_ && needs_save())
         schedule_commit();
     else if (conn_)
         flush(conn_);
@@ -797,7 +798,7 @@ void client_impl::resubscribe()
 
 bool client_impl::completes_when_stored() const noexcept
 {
-    return options_.store && options_.complete_publish == publish_completion::stored;
+    return options_.store && !store_unusable_ && options_.complete_publish == publish_completion::stored;
 }
 
 bool client_impl::needs_save() const noexcept
@@ -843,7 +844,7 @@ void client_impl::commit()
 // True when the store holds the current state.
 bool client_impl::save_state()
 {
-    if (!options_.store)
+    if (!options_.store || store_unusable_)
         return false;
     if (!needs_save())
         return true;

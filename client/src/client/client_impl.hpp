@@ -176,6 +176,9 @@ private:
     // state they depend on is saved: one save per turn, posted behind the requests
     // already waiting on the strand so that a burst of them shares it.
     bool commit_scheduled_ = false;
+    // The store could not be loaded: never saved to, so that what it holds is not
+    // overwritten by a state that never saw it.
+    bool store_unusable_ = false;
     std::vector<std::uint64_t> unstored_tags_; // publishes that complete once stored
 };
 

@@ -91,9 +91,10 @@ struct client_options {
     // before the packets that depend on them are written.
     std::shared_ptr<session_store> store;
     publish_completion complete_publish = publish_completion::acknowledged;
-    // Called with the error of a failed store load (from the client's constructor)
-    // or save (on the client's strand); the client keeps running on its in-memory
-    // state and saves again after the next change.
+    // Called with the error of a failed store load (from the client's constructor:
+    // the store is then not used at all, so what it holds is never overwritten) or
+    // save (on the client's strand: the client keeps running on its in-memory
+    // state and saves again after the next change).
     std::function<void(std::error_code)> on_store_error;
     std::size_t read_buffer_size = 64 * 1024;
     // After a reconnect whose CONNACK says session present = 0, subscribe again to

@@ -1,8 +1,11 @@
 #pragma once
 // Where a client keeps its session state (unacknowledged QoS 1/2 messages and
-// PUBRELs, QoS 2 ids received) so that it outlives the client object. The client
-// loads it when it first starts and saves it after each change. Stores are called
-// from the client's strand only; one store serves one client at a time.
+// PUBRELs, the QoS 1/2 offline queue, QoS 2 ids received) so that it outlives the
+// client object. The client loads it when it first starts and saves it at most
+// once per turn of its strand, before writing the packets that depend on the
+// change. Stores are called from the client's strand only (load() also from its
+// constructor); one store serves one client at a time. A durable implementation
+// in a file: sqlite_session_store.hpp.
 #include <mutex>
 #include <system_error>
 
