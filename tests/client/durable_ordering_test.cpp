@@ -28,7 +28,8 @@ public:
     result<session_state> load() override { return session_state{}; }
     std::error_code save(const session_state& s) override
     {
-        saves.emplace_back(s, broker ? broker->available() : 0);
+        boost::system::error_code ec;
+        saves.emplace_back(s, broker ? broker->available(ec) : 0);
         return {};
     }
     std::size_t late_saves() const
