@@ -149,3 +149,16 @@ TEST_CASE("Keep alive: a silent client is disconnected after one and a half keep
     SECTION("MQTT 3.1.1 [v311][MQTT-3.1.2-24]") { check_version("3"); }
     SECTION("MQTT 5.0 [v5][MQTT-3.1.2-22]") { check_version("5"); }
 }
+
+TEST_CASE("Session resumption on the wire: unacknowledged PUBLISH re-sent with DUP 1 and the same id, then PUBREL, QoS 2 not duplicated", "[interop][broker][session]")
+{
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    auto check_version = [&](const char* v) {
+        auto r = run({our_programs::python(), our_programs::paho_script("raw_redelivery.py"), "--port",
+            std::to_string(b.ports().tcp), "--version", v, "--prefix", std::string("redelivery") + v}, 30s);
+        CHECK_PAHO_OK(b, r);
+    };
+    SECTION("MQTT 3.1.1 [v311][MQTT-4.4.0-1][MQTT-3.3.1-1][MQTT-4.3.3-2]") { check_version("3"); }
+    SECTION("MQTT 5.0 [v5][MQTT-4.4.0-1][MQTT-3.3.1-1][MQTT-4.3.3-10]") { check_version("5"); }
+}
