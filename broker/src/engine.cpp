@@ -629,7 +629,7 @@ void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, b
         for (auto id : subscription_ids)
             out.props.add(property_id::subscription_identifier, id);
     }
-    if (store_ && q != qos::at_most_once) {
+    if (store_ && q != qos::at_most_once && s.expiry_interval != 0) {
         if (auto expiry = out.props.get_integer(property_id::message_expiry_interval))
             s.expiry_deadlines.insert_or_assign(out.payload.data(), now + std::chrono::seconds(*expiry));
         // Remembered for the next commit: appended to the stored queue, unless the

@@ -160,8 +160,11 @@ std::optional<store_group> engine::take_group(clock::time_point now, wall_clock:
             } else {
                 write_appends(s, now, wall_now, g.ops);
             }
-        } else if (stored_ids_.erase(id)) {
-            g.ops.emplace_back(remove_session_op{id});
+        } else {
+            if (it != sessions_.end())
+                it->second->pending_appends.clear(); // not stored (any more)
+            if (stored_ids_.erase(id))
+                g.ops.emplace_back(remove_session_op{id});
         }
     }
     for (auto& topic : dirty_retained_) {
