@@ -28,7 +28,7 @@ std::vector<table_row> run_broker_kill(broker_kind kind, mqtt::protocol_version 
     workload_options wo;
     wo.publishers = 2;
     wo.subscribers = 2;
-    wo.per_qos = soak() ? 10000 : 400;
+    wo.per_qos = soak() ? 3000 : 400;
     wo.window = 2;
     wo.interval = 10ms; // a stream of a few seconds, so that the kills fall inside it
     wo.version = v;
@@ -41,7 +41,7 @@ std::vector<table_row> run_broker_kill(broker_kind kind, mqtt::protocol_version 
     w.start_publishing();
 
     std::mt19937_64 rng(seed() + (kind == broker_kind::ours ? 10 : 11));
-    const int max_kills = soak() ? 200 : 8;
+    const int max_kills = soak() ? 60 : 8;
     int kills = 0;
     auto deadline = std::chrono::steady_clock::now() + (soak() ? 1200s : 60s);
     bool restarted = true;

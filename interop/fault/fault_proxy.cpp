@@ -288,6 +288,8 @@ void connection::forward(pipe& p, std::size_t n)
         bool ended = false;
         std::uint8_t type = 0;
         at += p.tracker.feed(p.buf.data() + at, p.limit - at, ended, type);
+        if (ended && o.on_packet)
+            o.on_packet(&p == &down_, type);
         if (ended && faults && o.cut_on_ack_probability > 0 && is_handshake_step(type)
             && std::bernoulli_distribution(o.cut_on_ack_probability)(p.cut_rng)) {
             p.limit = at;

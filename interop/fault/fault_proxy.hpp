@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -44,6 +45,9 @@ struct proxy_options {
     std::chrono::milliseconds max_delay{0};
     // Write each chunk in random pieces (1 to max_split pieces), one write each.
     unsigned max_split = 1;
+    // Called on the proxy's strand for every whole packet (its first header byte)
+    // before it is forwarded, e.g. to kill a client as a PUBREL travels to it.
+    std::function<void(bool to_client, std::uint8_t header)> on_packet;
 };
 
 struct proxy_stats {
