@@ -484,3 +484,65 @@ TEST_CASE("Store: before the commit a QoS 1 PUBLISH already goes to the subscrib
     CHECK(sub.take_of<suback>().size() == 1);
     CHECK(pub.take_of<pubrec>().size() == 1);
 }
+
+namespace {
+
+// A memory store whose commits fail while `broken` is set.
+class flaky_store final : public store {
+public:
+    bool broken = false;
+    memory_store inner;
+    std::error_code load(store_contents& out, std::string& error) override { return inner.load(out, error); }
+    std::error_code begin() override { return inner.begin(); }
+    std::error_code put_session(const stored_session& s) override { return inner.put_session(s); }
+    std::error_code remove_session(const std::string& id) override { return inner.remove_session(id); }
+    std::error_code append_queued(const std::string& id, const stored_queued& m) override { return inner.append_queued(id, m); }
+    std::error_code remove_queued_before(const std::string& id, std::uint64_t seq) override
+    {
+        return inner.remove_queued_before(id, seq);
+    }
+    std::error_code put_retained(const stored_retained& r) override { return inner.put_retained(r); }
+    std::error_code remove_retained(const std::string& topic) override { return inner.remove_retained(topic); }
+    std::error_code commit() override
+    {
+        if (broken) {
+            inner.rollback();
+            return std::make_error_code(std::errc::no_space_on_device);
+        }
+        return inner.commit();
+    }
+    void rollback() override { inner.rollback(); }
+    std::string name() const override { return "flaky"; }
+};
+
+} // namespace
+
+TEST_CASE("Store: while commits fail the PUBACK is held, and it goes out once a commit works with everything kept",
+    "[persistence][unit]")
+{
+    flaky_store st;
+    {
+        persistent_fixture f(st, w0, s0);
+        auto& sub = resume(f, "sub", 3600);
+        f.subscribe(sub, "t/#", {qos::at_least_once});
+        sub.drop(f.now);
+        f.settle();
+        auto& pub = f.connect(protocol_version::v5, "pub");
+        st.broken = true;
+        pub.send(broker_fixture::msg("t/1", "kept", qos::at_least_once, 1), f.now);
+        CHECK(f.e.commit(f.now, f.wall));
+        CHECK(f.e.commit(f.now, f.wall)); // retried, still failing
+        pub.collect();
+        CHECK(pub.take_of<puback>().empty());
+        CHECK(f.e.output_held());
+        st.broken = false;
+        f.settle();
+        CHECK(pub.take_of<puback>().size() == 1);
+        CHECK_FALSE(f.e.output_held());
+    }
+    persistent_fixture f(st, w0, s0);
+    auto& sub = resume(f, "sub", 3600);
+    auto got = sub.take_of<mqtt::publish>();
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].payload == "kept");
+}
