@@ -162,3 +162,11 @@ TEST_CASE("Session resumption on the wire: unacknowledged PUBLISH re-sent with D
     SECTION("MQTT 3.1.1 [v311][MQTT-4.4.0-1][MQTT-3.3.1-1][MQTT-4.3.3-2]") { check_version("3"); }
     SECTION("MQTT 5.0 [v5][MQTT-4.4.0-1][MQTT-3.3.1-1][MQTT-4.3.3-10]") { check_version("5"); }
 }
+
+TEST_CASE("WebSocket on the wire: sub-protocol mqtt, packets not aligned with frames, text frame closes [MQTT-6.0.0-1][MQTT-6.0.0-2][MQTT-6.0.0-4]", "[interop][broker][ws][MQTT-6.0.0-1][MQTT-6.0.0-2][MQTT-6.0.0-4]")
+{
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    auto r = run({our_programs::python(), our_programs::paho_script("raw_websocket.py"), "--port", std::to_string(b.ports().ws)}, 30s);
+    CHECK_PAHO_OK(b, r);
+}

@@ -190,6 +190,11 @@ std::string our_broker::log() const
     return read_file(dir_.file("broker.log"));
 }
 
+std::string our_broker::err() const
+{
+    return proc_ ? proc_->err() : std::string();
+}
+
 mqtt::client_options our_broker::options(const std::string& listener, mqtt::protocol_version v) const
 {
     mqtt::client_options o;

@@ -38,6 +38,8 @@ public:
     // Sends SIGHUP (reload of password file, ACL file and certificates).
     void reload();
     std::string log() const;
+    // What the broker wrote to stderr (start-up and reload errors).
+    std::string err() const;
     const std::string& password_file() const noexcept { return passwd_; }
     const std::string& acl_file() const noexcept { return acl_; }
     std::string dir_file(const std::string& name) const { return dir_.file(name); }

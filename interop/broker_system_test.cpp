@@ -179,3 +179,23 @@ TEST_CASE("Listeners with different acl_file settings are refused at start-up, n
     CHECK(r.code == 1);
     CHECK(r.err.find("different acl_file") != std::string::npos);
 }
+
+TEST_CASE("SIGHUP with a broken password file keeps the files in use", "[interop][broker][system][reload]")
+{
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    write_file(b.password_file(), "alice-without-a-hash\n");
+    b.reload();
+    bool reported = false;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!reported && std::chrono::steady_clock::now() < deadline) {
+        reported = b.err().find("reload failed") != std::string::npos;
+        if (!reported)
+            std::this_thread::sleep_for(50ms);
+    }
+    INFO("stderr: " << b.err());
+    CHECK(reported);
+    CHECK(b.running());
+    sync_client c(b.options("auth"));
+    CHECK_FALSE(std::get<0>(c.connect()));
+}
