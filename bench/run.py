@@ -12,6 +12,7 @@ See docs/benchmarks.md for the method.
 """
 import argparse
 import datetime
+import json
 import os
 import re
 import shutil
@@ -131,6 +132,7 @@ class Runner:
         self.workdir = tempfile.mkdtemp(prefix="mqtt-bench-")
         self.failures = []
         self.notes = []
+        self.raw = []  # every run's figures, for --raw
         self.brokers = [("ours", self.bin["broker"])]
         if os.access(MOSQUITTO, os.X_OK):
             self.brokers.append(("mosquitto", MOSQUITTO))
@@ -249,6 +251,7 @@ class Runner:
                     print(f"  {name} [{kind}] FAILED: {err}", file=sys.stderr)
                 elif r is not None:
                     results[kind].append(r)
+                    self.raw.append({"scenario": name, "broker": kind, "round": rep, **r})
         return results
 
 
@@ -295,6 +298,7 @@ def main():
     ap.add_argument("--instructions", action="store_true", help="also run bench/instructions.sh (valgrind)")
     ap.add_argument("--instructions-file", default=None,
                     help="embed the output of an earlier bench/instructions.sh run instead of running it")
+    ap.add_argument("--raw", default=None, help="also write every run's figures to this file (JSON)")
     ap.add_argument("--only", default=None, help="comma-separated scenario names to run "
                     "(qos0 qos0w100 qos1 qos1a20 qos2 fanout fanin latency0 latency1 durable idle queue client generator syscalls)")
     ap.add_argument("--broker", default=None, help="mqtt-broker to measure (default: BUILD_DIR/broker/mqtt-broker)")
@@ -584,6 +588,9 @@ def main():
     L.append("\n## Method\n")
     L.append(METHOD)
     text = "\n".join(L) + "\n"
+    if a.raw:
+        with open(a.raw, "w") as f:
+            json.dump(run.raw, f, indent=1)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write(text)
