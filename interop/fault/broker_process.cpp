@@ -19,14 +19,18 @@ std::size_t publish_after_pubrel(const std::string& log)
     // "Sending PUBLISH to C (d1, q2, r0, m7, 'topic', ...".
     std::set<std::pair<std::string, long>> released;
     std::size_t violations = 0;
-    std::istringstream in(log);
-    std::string line;
+    std::size_t start = 0;
     auto client_after = [](const std::string& l, std::size_t at) { return l.substr(at, l.find(' ', at) - at); };
     auto number_after = [](const std::string& l, const char* marker) {
         auto at = l.find(marker);
         return at == std::string::npos ? -1L : std::atol(l.c_str() + at + std::strlen(marker));
     };
-    while (std::getline(in, line)) {
+    while (start < log.size()) {
+        auto end = log.find('\n', start);
+        if (end == std::string::npos)
+            end = log.size();
+        const std::string line = log.substr(start, end - start);
+        start = end + 1;
         if (auto at = line.find("Sending PUBREL to "); at != std::string::npos) {
             released.insert({client_after(line, at + 18), number_after(line, "(m")});
         } else if (auto c = line.find("Received PUBCOMP from "); c != std::string::npos) {

@@ -57,14 +57,15 @@ std::vector<table_row> run_network(broker_kind kind, mqtt::protocol_version v)
 
     std::vector<table_row> rows;
     const std::string version = v == mqtt::protocol_version::v5 ? "5.0" : "3.1.1";
+    // Mosquitto 2.0.11 resends a QoS 2 PUBLISH after its PUBREL when the connection
+    // drops at the wrong moment; our subscriber must then deliver it again.
+    const auto violations = kind == broker_kind::mosquitto ? publish_after_pubrel(broker.log()) : 0;
     for (int q : {1, 2}) {
         auto f = book.count(q);
         // Which messages went wrong, for the log (QoS 1 duplicates are allowed).
         auto note = f.lost || (q == 2 && f.duplicated) || f.reordered ? book.sample(q, 4) : std::string();
-        // Mosquitto 2.0.11 resends a QoS 2 PUBLISH after its PUBREL when the connection
-        // drops at the wrong moment; our subscriber must then deliver it again.
         if (q == 2 && kind == broker_kind::mosquitto)
-            note = std::to_string(publish_after_pubrel(broker.log())) + " PUBLISH after PUBREL [MQTT-4.3.3-6];" + note;
+            note = std::to_string(violations) + " PUBLISH after PUBREL [MQTT-4.3.3-6];" + note;
         rows.push_back({"network cuts", broker_name(kind), version, q, f, cuts, 0, note});
     }
     report(rows);
