@@ -13,16 +13,16 @@ using namespace fault;
 
 namespace {
 
-std::vector<table_row> run_network(broker_kind kind, mqtt::protocol_version v)
+std::vector<table_row> run_network(broker_kind kind, mqtt::protocol_version v, bool persistence = false)
 {
     // Mosquitto logs every packet, to explain its QoS 2 duplicates (see below).
-    broker_process broker(kind, false, kind == broker_kind::mosquitto);
+    broker_process broker(kind, persistence, kind == broker_kind::mosquitto);
     INFO(broker_name(kind) << ": " << broker.error());
     REQUIRE(broker.ok());
 
     mqtt::fault::proxy_options po;
     po.upstream_port = broker.port();
-    po.seed = seed() + (kind == broker_kind::ours ? 0 : 1) + (v == mqtt::protocol_version::v5 ? 0 : 2);
+    po.seed = seed() + (kind == broker_kind::ours ? 0 : 1) + (v == mqtt::protocol_version::v5 ? 0 : 2) + (persistence ? 4 : 0);
     po.cut_after_min = 200;
     po.cut_after_max = 6000;
     po.cut_probability = 0.002;
@@ -41,6 +41,7 @@ std::vector<table_row> run_network(broker_kind kind, mqtt::protocol_version v)
     wo.version = v;
     wo.publisher_port = wo.subscriber_port = proxy->port();
     wo.id_prefix = "net-" + std::string(v == mqtt::protocol_version::v5 ? "v5" : "v311");
+    wo.per_qos = persistence && !soak() ? 500 : wo.per_qos; // the store writes every change
     workload w(wo, book);
     std::string error;
     INFO(error);
@@ -66,7 +67,7 @@ std::vector<table_row> run_network(broker_kind kind, mqtt::protocol_version v)
         auto note = f.lost || (q == 2 && f.duplicated) || f.reordered ? book.sample(q, 4) : std::string();
         if (q == 2 && kind == broker_kind::mosquitto)
             note = std::to_string(violations) + " PUBLISH after PUBREL [MQTT-4.3.3-6];" + note;
-        rows.push_back({"network cuts", broker_name(kind), version, q, f, cuts, 0, note});
+        rows.push_back({persistence ? "network cuts, store" : "network cuts", broker_name(kind), version, q, f, cuts, 0, note});
     }
     report(rows);
     if (kind == broker_kind::mosquitto)
@@ -99,6 +100,11 @@ TEST_CASE("Network faults - our broker - MQTT 5.0 - QoS 1 loses nothing and QoS 
 TEST_CASE("Network faults - our broker - MQTT 3.1.1 - QoS 1 loses nothing and QoS 2 loses and duplicates nothing in order", "[fault][network][MQTT-4.4.0-1][MQTT-4.6.0-5]")
 {
     run_network(broker_kind::ours, mqtt::protocol_version::v3_1_1);
+}
+
+TEST_CASE("Network faults - our broker with its durable store - MQTT 5.0 - same figures", "[fault][network][MQTT-4.4.0-1][MQTT-4.3.3-10]")
+{
+    run_network(broker_kind::ours, mqtt::protocol_version::v5, true);
 }
 
 TEST_CASE("Network faults - Mosquitto for comparison (figures reported only)", "[fault][network][mosquitto]")
