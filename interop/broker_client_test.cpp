@@ -173,3 +173,32 @@ TEST_CASE("Our broker: ACL file refuses SUBSCRIBE and PUBLISH and filters delive
     SECTION("MQTT 3.1.1 [v311][MQTT-3.8.4-5][MQTT-3.3.5-2]") { acl(protocol_version::v3_1_1); }
     SECTION("MQTT 5.0 [v5][MQTT-3.8.4-7]") { acl(protocol_version::v5); }
 }
+
+TEST_CASE("Our broker: ACL patterns with %c and %u, and identities that would widen them", "[interop][broker][client][acl]")
+{
+    our_broker b(our_broker_options{"pattern readwrite devices/%c/#\npattern read users/%u/#\n", false, false, {}});
+    REQUIRE_OUR_BROKER(b);
+    auto codes = [](sync_client& c, const std::string& filter) { return std::get<1>(c.subscribe(filter, qos::at_least_once)).codes; };
+    const std::vector<reason_code> granted{reason_code::granted_qos_1}, refused{reason_code::not_authorized};
+    auto o = b.options("tcp");
+    o.connect.client_id = "dev1";
+    sync_client dev(o);
+    REQUIRE_FALSE(std::get<0>(dev.connect()));
+    CHECK(codes(dev, "devices/dev1/#") == granted);
+    CHECK(codes(dev, "devices/dev2/#") == refused);
+    CHECK(codes(dev, "devices/+/x") == refused);
+    CHECK(codes(dev, "users/dev1/x") == refused); // %u does not apply without a user name
+    // A client id with '/' must not reach other clients' topics through %c.
+    o.connect.client_id = "dev2/x";
+    sync_client sneaky(o);
+    REQUIRE_FALSE(std::get<0>(sneaky.connect()));
+    CHECK(codes(sneaky, "devices/dev2/x/#") == refused);
+    CHECK(codes(sneaky, "devices/dev2/#") == refused);
+    auto a = b.options("auth");
+    a.connect.client_id = "alice-client";
+    sync_client alice(a);
+    REQUIRE_FALSE(std::get<0>(alice.connect()));
+    CHECK(codes(alice, "users/alice/#") == granted);
+    CHECK(codes(alice, "users/bob/#") == refused);
+    CHECK(codes(alice, "devices/alice-client/t") == granted);
+}

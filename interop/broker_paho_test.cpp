@@ -81,12 +81,12 @@ TEST_CASE("Paho 5.0: publish properties round trip and subscription identifiers 
 
 namespace {
 
-void feature(const std::string& name)
+void feature(const std::string& name, const char* version = "5")
 {
     SKIP_WITHOUT_PAHO();
     our_broker b;
     REQUIRE_OUR_BROKER(b);
-    auto r = paho("paho_v5_features.py", cat(paho_args(b, "tcp"), {"--version", "5", "--prefix", "paho/" + name, "--case", name}));
+    auto r = paho("paho_v5_features.py", cat(paho_args(b, "tcp"), {"--version", version, "--prefix", "paho/" + name, "--case", name}));
     CHECK_PAHO_OK(b, r);
 }
 
@@ -133,4 +133,15 @@ TEST_CASE("3.1.1 CONNECT refusals on the wire: identifier rejected, unacceptable
     REQUIRE_OUR_BROKER(b);
     auto r = run({our_programs::python(), our_programs::paho_script("raw_connect.py"), "--port", std::to_string(b.ports().tcp)}, 30s);
     CHECK_PAHO_OK(b, r);
+}
+
+TEST_CASE("Paho 5.0: an expired retained message is not sent to new subscribers", "[interop][broker][paho][retain][expiry][v5]")
+{
+    feature("retained_expiry");
+}
+
+TEST_CASE("Paho: UNSUBSCRIBE compares filters literally, handles several filters, stops deliveries", "[interop][broker][paho][unsubscribe]")
+{
+    SECTION("MQTT 3.1.1 [v311][MQTT-3.10.4-1][MQTT-3.10.4-2][MQTT-3.10.4-4][MQTT-3.10.4-6]") { feature("unsubscribe", "3"); }
+    SECTION("MQTT 5.0 [v5][MQTT-3.10.4-1][MQTT-3.10.4-2][MQTT-3.10.4-4][MQTT-3.10.4-6][MQTT-3.11.3-1][MQTT-3.11.3-2]") { feature("unsubscribe", "5"); }
 }

@@ -174,8 +174,60 @@ def topic_alias(args):
     check(got == [(topic, b"set"), (topic, b"used")], "received %s" % got)
 
 
+def retained_expiry(args):
+    topic = args.prefix + "/retained-expiry"
+    pub = Peer(args)
+    pub.connect()
+    pub.publish(topic + "/short", "short", qos=1, retain=True,
+                properties=props(PacketTypes.PUBLISH, MessageExpiryInterval=1))
+    pub.publish(topic + "/long", "long", qos=1, retain=True,
+                properties=props(PacketTypes.PUBLISH, MessageExpiryInterval=60))
+    time.sleep(2.5)
+    s = Peer(args)
+    s.connect()
+    s.subscribe(topic + "/marker", 1)
+    got = first_after(s, lambda: s.subscribe(topic + "/+", 1), pub, topic + "/marker")
+    check(got == [("long", True), ("marker", False)], "retained after expiry: %s" % got)
+    for t in ("/short", "/long"):
+        pub.publish(topic + t, "", qos=1, retain=True)
+
+
+def unsubscribe(args):
+    """Both versions: UNSUBSCRIBE compares filters literally, handles several
+    filters, always gets UNSUBACK (5.0: one reason code per filter)."""
+    topic = args.prefix + "/unsub"
+    s, pub = Peer(args), Peer(args)
+    s.connect()
+    pub.connect()
+    s.subscribe(topic + "/a", 1)
+    s.subscribe(topic + "/b", 1)
+    acks = {}
+    done = []
+
+    def on_unsubscribe(c, u, mid, properties=None, reasons=None):
+        with s.cv:
+            if reasons is not None:
+                reasons = reasons if isinstance(reasons, list) else [reasons]
+                acks[mid] = [r.value for r in reasons]
+            else:
+                acks[mid] = None
+            done.append(mid)
+            s.cv.notify_all()
+    s.c.on_unsubscribe = on_unsubscribe
+    rc, mid = s.c.unsubscribe([topic + "/+", topic + "/a"])
+    check(rc == 0, "unsubscribe not sent")
+    s.wait(lambda: mid in done, "UNSUBACK")
+    if args.version == 5:
+        check(acks[mid] == [0x11, 0x00], "UNSUBACK reason codes %s" % acks[mid])
+    pub.publish(topic + "/a", "gone", qos=1)
+    pub.publish(topic + "/b", "kept", qos=1)
+    s.wait_messages(1)
+    got = [(m.topic, m.payload) for m in s.quiet(0.3)]
+    check(got == [(topic + "/b", b"kept")], "after UNSUBSCRIBE got %s" % got)
+
+
 CASES = {f.__name__: f for f in (will_delay, message_expiry, retain_options, no_local, session_expiry, assigned_id,
-                                  topic_alias)}
+                                  topic_alias, retained_expiry, unsubscribe)}
 
 if __name__ == "__main__":
     p = parser(__doc__)
