@@ -609,6 +609,15 @@ void engine::route(const mqtt::publish& msg, const session_record* from, clock::
     shared.swap(match_shared_);
 }
 
+// Bytes produced for a connection and not yet taken by the server.
+std::size_t engine::output_backlog(const connection_state& c) const
+{
+    std::size_t n = c.out.batch.size() + c.staged.size();
+    for (auto& group : c.waiting)
+        n += group.second.size();
+    return n;
+}
+
 void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, bool retain,
     const std::vector<std::uint32_t>& subscription_ids, clock::time_point now)
 {
@@ -618,6 +627,13 @@ void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, b
     }
     if (s.connection == 0 && q == qos::at_most_once && !opts_.queue_qos0_messages)
         return; // at most once: not kept for an offline client
+    if (q == qos::at_most_once && s.connection != 0 && opts_.max_output_backlog != 0) {
+        if (auto* c = find(s.connection); c && output_backlog(*c) > opts_.max_output_backlog) {
+            ++metrics_.publish_dropped; // a slow consumer: at most once allows the loss
+            ++metrics_.dropped_queue_full;
+            return;
+        }
+    }
     mqtt::publish out;
     out.topic = msg.topic;
     out.payload = msg.payload; // shared, not copied

@@ -62,6 +62,10 @@ struct engine_options {
     std::uint16_t max_inflight = 20;          // per client, outgoing QoS 1/2 (0 = client's Receive Maximum only)
     std::size_t max_queued_messages = 1000;   // per client, beyond the in-flight window (0 = unbounded)
     std::size_t max_queued_bytes = 0;         // 0 = unbounded
+    // Unsent output per connection beyond which QoS 0 deliveries to it are dropped
+    // (counted as queue full): a subscriber that stops reading cannot grow the
+    // broker's memory without bound. QoS 1/2 are bounded by the queue limits. 0 = no limit.
+    std::size_t max_output_backlog = 16 * 1024 * 1024;
     std::uint32_t max_packet_size = 0;        // 0 = the protocol maximum
     std::uint32_t message_size_limit = 0;     // payload bytes, 0 = no limit
     std::uint16_t max_keepalive = 65535;
@@ -230,6 +234,7 @@ private:
     };
 
     connection_state* find(connection_id id);
+    std::size_t output_backlog(const connection_state& c) const;
     connection_output* unmark(connection_id id); // output(id), and forget that it was listed
     void mark(connection_state& c);
     void run(connection_state& c, server_session& core, clock::time_point now);
