@@ -170,3 +170,11 @@ TEST_CASE("WebSocket on the wire: sub-protocol mqtt, packets not aligned with fr
     auto r = run({our_programs::python(), our_programs::paho_script("raw_websocket.py"), "--port", std::to_string(b.ports().ws)}, 30s);
     CHECK_PAHO_OK(b, r);
 }
+
+TEST_CASE("5.0 with max_qos 1 and retain_available false: wills refused in CONNACK, PUBLISH refused with DISCONNECT [MQTT-3.2.2-12][MQTT-3.2.2-13]", "[interop][broker][v5][MQTT-3.2.2-12][MQTT-3.2.2-13][MQTT-3.2.2-6]")
+{
+    our_broker b(our_broker_options{{}, false, false, "max_qos 1\nretain_available false\n"});
+    REQUIRE_OUR_BROKER(b);
+    auto r = run({our_programs::python(), our_programs::paho_script("raw_limits.py"), "--port", std::to_string(b.ports().tcp)}, 30s);
+    CHECK_PAHO_OK(b, r);
+}
