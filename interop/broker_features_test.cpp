@@ -178,3 +178,11 @@ TEST_CASE("5.0 with max_qos 1 and retain_available false: wills refused in CONNA
     auto r = run({our_programs::python(), our_programs::paho_script("raw_limits.py"), "--port", std::to_string(b.ports().tcp)}, 30s);
     CHECK_PAHO_OK(b, r);
 }
+
+TEST_CASE("5.0 client limits on the wire: Receive Maximum 1, Maximum Packet Size [MQTT-3.3.4-9][MQTT-3.1.2-24][MQTT-3.1.2-25]", "[interop][broker][v5][MQTT-3.3.4-9][MQTT-3.1.2-24][MQTT-3.1.2-25]")
+{
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    auto r = run({our_programs::python(), our_programs::paho_script("raw_flow.py"), "--port", std::to_string(b.ports().tcp)}, 30s);
+    CHECK_PAHO_OK(b, r);
+}
