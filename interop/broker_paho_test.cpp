@@ -145,3 +145,9 @@ TEST_CASE("Paho: UNSUBSCRIBE compares filters literally, handles several filters
     SECTION("MQTT 3.1.1 [v311][MQTT-3.10.4-1][MQTT-3.10.4-2][MQTT-3.10.4-4][MQTT-3.10.4-6]") { feature("unsubscribe", "3"); }
     SECTION("MQTT 5.0 [v5][MQTT-3.10.4-1][MQTT-3.10.4-2][MQTT-3.10.4-4][MQTT-3.10.4-6][MQTT-3.11.3-1][MQTT-3.11.3-2]") { feature("unsubscribe", "5"); }
 }
+
+TEST_CASE("Paho: session takeover with Clean Start 0 closes the old connection and continues the session", "[interop][broker][paho][takeover][session]")
+{
+    SECTION("MQTT 3.1.1 [v311][MQTT-3.1.4-2][MQTT-3.1.2-4]") { feature("takeover", "3"); }
+    SECTION("MQTT 5.0 [v5][MQTT-3.1.4-3][MQTT-3.1.2-5]") { feature("takeover", "5"); }
+}

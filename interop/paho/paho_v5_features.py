@@ -226,8 +226,31 @@ def unsubscribe(args):
     check(got == [(topic + "/b", b"kept")], "after UNSUBSCRIBE got %s" % got)
 
 
+def takeover(args):
+    """Both versions: a second connection with the same client id and Clean Start 0
+    closes the first and continues its session (subscription kept)."""
+    cid = args.prefix + "-takeover"
+    expiry = 60 if args.version == 5 else None
+    first = Peer(args, client_id=cid, clean=False, session_expiry=expiry)
+    first.connect()
+    first.subscribe(args.prefix + "/takeover", 1)
+    second = Peer(args, client_id=cid, clean=False, session_expiry=expiry)
+    present, _ = second.connect()
+    check(present == 1, "session not continued by the new connection")
+    first.wait(lambda: first.disconnects, "the first connection to be closed")
+    first.c.loop_stop()
+    pub = Peer(args)
+    pub.connect()
+    pub.publish(args.prefix + "/takeover", "after", qos=1)
+    got = [m.payload for m in second.wait_messages(1)]
+    check(got == [b"after"], "after takeover got %s" % got)
+    check(first.messages == [], "the old connection still received messages")
+    second.disconnect()
+    pub.disconnect()
+
+
 CASES = {f.__name__: f for f in (will_delay, message_expiry, retain_options, no_local, session_expiry, assigned_id,
-                                  topic_alias, retained_expiry, unsubscribe)}
+                                  topic_alias, retained_expiry, unsubscribe, takeover)}
 
 if __name__ == "__main__":
     p = parser(__doc__)
