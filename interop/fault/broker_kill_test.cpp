@@ -68,8 +68,16 @@ std::vector<table_row> run_broker_kill(broker_kind kind, mqtt::protocol_version 
     const std::string note = kind == broker_kind::mosquitto ? "report only (autosave 1 s)"
         : asserted                                          ? ""
                                                             : "report only: no durable broker store yet";
-    for (int q : {1, 2})
-        rows.push_back({"broker SIGKILL", broker_name(kind), version, q, book.count(q), 0, static_cast<std::uint64_t>(kills), note});
+    const auto lost_sessions = w.sessions_lost();
+    for (int q : {1, 2}) {
+        auto f = book.count(q);
+        auto why = note;
+        if (lost_sessions)
+            why += (why.empty() ? "" : "; ") + std::to_string(lost_sessions) + " sessions not present after restart";
+        if (f.lost)
+            why += (why.empty() ? "" : "; ") + book.sample(q, 6);
+        rows.push_back({"broker SIGKILL", broker_name(kind), version, q, f, 0, static_cast<std::uint64_t>(kills), why});
+    }
     report(rows);
     if (!asserted)
         return rows;

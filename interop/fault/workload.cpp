@@ -37,9 +37,17 @@ struct workload::publisher_state {
 workload::workload(workload_options o, ledger& book)
     : o_(std::move(o)), book_(book), work_(boost::asio::make_work_guard(ioc_))
 {
-    auto count_connects = [this](const mqtt::connection_event& e) {
-        if (e.kind == mqtt::connection_event_kind::connected)
+    // Per client: whether it connected before (a later Session Present 0 means the
+    // broker lost its session).
+    auto count_connects = [this] {
+        return [this, seen = false](const mqtt::connection_event& e) mutable {
+            if (e.kind != mqtt::connection_event_kind::connected)
+                return;
             ++connects_;
+            if (seen && !e.session_present)
+                ++sessions_lost_;
+            seen = true;
+        };
     };
     for (int i = 0; i < o_.subscribers; ++i) {
         auto c = std::make_unique<mqtt::client>(ioc_.get_executor(),
@@ -48,7 +56,7 @@ workload::workload(workload_options o, ledger& book)
             if (auto k = parse_payload(m.payload.view()))
                 book_.received(i, *k);
         });
-        c->set_event_handler(count_connects);
+        c->set_event_handler(count_connects());
         subs_.push_back(std::move(c));
     }
     for (int i = 0; i < o_.publishers; ++i) {
@@ -56,7 +64,7 @@ workload::workload(workload_options o, ledger& book)
         p->index = i;
         p->client = std::make_unique<mqtt::client>(ioc_.get_executor(),
             persistent_options(o_.publisher_port, o_.id_prefix + "-pub" + std::to_string(i), o_.version));
-        p->client->set_event_handler(count_connects);
+        p->client->set_event_handler(count_connects());
         pubs_.push_back(std::move(p));
     }
     thread_ = std::thread([this] { ioc_.run(); });

@@ -51,6 +51,8 @@ public:
     std::uint64_t total() const;
     // Connections established by all clients (first ones included).
     std::uint64_t connects() const noexcept { return connects_; }
+    // Reconnections the broker answered with Session Present 0 (it had lost the session).
+    std::uint64_t sessions_lost() const noexcept { return sessions_lost_; }
     void stop();
 
 private:
@@ -64,6 +66,7 @@ private:
     std::vector<std::unique_ptr<mqtt::client>> subs_;
     std::vector<std::unique_ptr<publisher_state>> pubs_;
     std::atomic<std::uint64_t> connects_{0};
+    std::atomic<std::uint64_t> sessions_lost_{0};
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 };
