@@ -497,7 +497,9 @@ void engine::on_publish(connection_state& c, mqtt::publish& msg, clock::time_poi
     };
     if (opts_.message_size_limit && msg.payload.size() > opts_.message_size_limit) {
         ++metrics_.publish_dropped;
-        return ack(reason_code::packet_too_large);
+        // 0x95 is not a PUBACK/PUBREC reason code (the encoder refuses it, so no
+        // acknowledgment at all would go out): the implementation-specific refusal.
+        return ack(reason_code::implementation_specific_error);
     }
     if (!access_->can_publish(identity(*s), msg.topic)) {
         // 3.1.1 has no way to say no: positive acknowledgment, message dropped [MQTT-3.3.5-2].

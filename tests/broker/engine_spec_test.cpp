@@ -718,3 +718,24 @@ TEST_CASE("5.0: an Authentication Method the server does not support is refused 
     b.connect(v5, "r", true, {}, std::nullopt, &ack);
     CHECK_FALSE(ack.props.contains(property_id::response_information));
 }
+
+TEST_CASE("message_size_limit: a larger payload is not routed, 5.0 QoS 1 gets PUBACK 0x83, 3.1.1 a plain PUBACK",
+    "[broker][limits]")
+{
+    auto v = GENERATE(v311, v5);
+    engine_options o;
+    o.message_size_limit = 8;
+    broker_fixture b(o);
+    auto& s = b.connect(v, "s");
+    b.subscribe(s, "t", {qos::at_least_once});
+    auto& p = b.connect(v, "p");
+    p.send(broker_fixture::msg("t", "far too long for the limit", qos::at_least_once, 3), b.now);
+    p.send(broker_fixture::msg("t", "short", qos::at_least_once, 4), b.now);
+    b.settle();
+    auto acks = p.take_of<puback>();
+    REQUIRE(acks.size() == 2);
+    CHECK(acks[0].packet_id == 3);
+    CHECK(acks[0].code == (v == v5 ? reason_code::implementation_specific_error : reason_code::success));
+    CHECK(acks[1].code == reason_code::success);
+    CHECK(payloads(s.take_of<mqtt::publish>()) == std::vector<std::string>{"short"});
+}
