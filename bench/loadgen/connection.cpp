@@ -59,22 +59,20 @@ int connect_tcp(const std::string& host, std::uint16_t port)
     return fd;
 }
 
-bool read_available(connection& c)
+long read_some(connection& c)
 {
     char buf[65536];
     for (;;) {
         ssize_t n = ::read(c.fd, buf, sizeof buf);
         if (n > 0) {
             c.decoder.feed(std::string_view(buf, static_cast<std::size_t>(n)));
-            if (static_cast<std::size_t>(n) < sizeof buf)
-                return true;
-            continue;
+            return static_cast<long>(n);
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return true;
         if (n < 0 && errno == EINTR)
             continue;
-        return false;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;
     }
 }
 

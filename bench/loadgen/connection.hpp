@@ -38,8 +38,11 @@ struct connection {
 // Returns the fd or -1 with errno set.
 int connect_tcp(const std::string& host, std::uint16_t port);
 
-// Reads what is available into the decoder. False on EOF or error.
-bool read_available(connection& c);
+// Reads one buffer's worth into the decoder: bytes read, 0 when nothing is
+// available, -1 on EOF or error. Callers take the packets out after each call:
+// the decoder's buffer then stays small (it grows by exactly what is missing, so
+// feeding a large backlog before decoding it costs quadratic copying).
+long read_some(connection& c);
 
 // The epoll set every connection is registered with.
 class poller {

@@ -40,12 +40,12 @@ bool get_stamp(std::string_view payload, stamp& s)
     return true;
 }
 
-double percentile_us(const std::vector<std::uint32_t>& sorted, double q)
+double percentile_us(const std::vector<std::uint64_t>& sorted, double q)
 {
     if (sorted.empty())
         return 0;
     auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
-    return sorted[std::min(i, sorted.size() - 1)] / 1000.0;
+    return static_cast<double>(sorted[std::min(i, sorted.size() - 1)]) / 1000.0;
 }
 
 template <class Ack>
@@ -118,14 +118,18 @@ bool generator::open(peer& p, const std::string& client_id, bool clean)
 void generator::on_readable(connection& c)
 {
     auto& p = static_cast<peer&>(c);
-    bool alive = read_available(p);
-    while (auto r = p.decoder.next()) {
-        if (!*r) {
-            std::fprintf(stderr, "mqtt-loadgen: decode error: %s\n", r->error().message().c_str());
-            alive = false;
-            break;
+    bool alive = true;
+    for (long n = 1; alive && n > 0 && !p.closed;) {
+        n = read_some(p);
+        alive = n >= 0;
+        while (auto r = p.decoder.next()) {
+            if (!*r) {
+                std::fprintf(stderr, "mqtt-loadgen: decode error: %s\n", r->error().message().c_str());
+                alive = false;
+                break;
+            }
+            handle(p, r->value());
         }
-        handle(p, r->value());
     }
     if (!alive && !p.closed) {
         p.close();
@@ -208,7 +212,7 @@ void generator::on_delivery(peer& sub, const mqtt::publish& m)
     expected = s.seq + 1;
     ++r_.deliveries;
     if (record_latency_ && sub.index == 0 && r_.latency_ns.size() < 8'000'000 && now >= s.time)
-        r_.latency_ns.push_back(static_cast<std::uint32_t>(std::min<std::uint64_t>(now - s.time, UINT32_MAX)));
+        r_.latency_ns.push_back(now - s.time);
     peer& pub = *pubs_[s.pub];
     auto& count = pub.ring[s.seq % ring_size];
     if (++count == subs_.size()) {
@@ -402,7 +406,7 @@ int generator::run_flow()
         static_cast<unsigned long long>(r_.errors), closed_unexpectedly_, r_.elapsed,
         static_cast<double>(r_.sent) / r_.elapsed, static_cast<double>(r_.deliveries) / r_.elapsed,
         percentile_us(r_.latency_ns, 0.50), percentile_us(r_.latency_ns, 0.99), percentile_us(r_.latency_ns, 0.999),
-        r_.latency_ns.empty() ? 0.0 : r_.latency_ns.back() / 1000.0, r_.latency_ns.size(), r_.cpu,
+        r_.latency_ns.empty() ? 0.0 : static_cast<double>(r_.latency_ns.back()) / 1000.0, r_.latency_ns.size(), r_.cpu,
         r_.sent > 0 ? r_.cpu * 1e6 / static_cast<double>(r_.sent) : 0.0, pubs_.front()->ack_limit);
     std::fflush(stdout);
     return (closed_unexpectedly_ > 0 || r_.errors > 0) ? 1 : 0;

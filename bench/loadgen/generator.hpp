@@ -32,7 +32,7 @@ struct peer : connection {
 struct flow_result {
     std::uint64_t sent = 0, acked = 0, deliveries = 0, dups = 0, gaps = 0, stalls = 0, errors = 0;
     double elapsed = 0, cpu = 0;
-    std::vector<std::uint32_t> latency_ns; // subscriber 0 only
+    std::vector<std::uint64_t> latency_ns; // subscriber 0 only
 };
 
 class generator {
