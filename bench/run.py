@@ -601,7 +601,7 @@ def main():
         L.append(instr_text)
     if run.notes or run.failures:
         L.append("\n## Notes\n")
-        for n in run.notes:
+        for n in dict.fromkeys(run.notes):  # once each, in order
             L.append(f"- {n}")
         for f in run.failures:
             L.append(f"- FAILED: {f}")
