@@ -45,7 +45,9 @@ void stream_decoder::reserve(std::size_t n)
         if (live != 0)
             std::memmove(chunk_.get(), chunk_.get() + begin_, live);
     } else {
-        const auto cap = std::max(initial_chunk, live + n);
+        // Grow at least twice the bytes held: a caller that feeds a long backlog
+        // before taking packets out would otherwise copy it over and over.
+        const auto cap = std::max({initial_chunk, live + n, 2 * live});
         auto fresh = std::make_shared_for_overwrite<char[]>(cap);
         if (live != 0)
             std::memcpy(fresh.get(), chunk_.get() + begin_, live);
