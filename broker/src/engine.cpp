@@ -787,19 +787,6 @@ void engine::hold_staged(std::uint64_t group)
     staged_.clear();
 }
 
-namespace {
-
-// Appends the bytes of `from` to `to` (payloads stay shared).
-void append_batch(write_batch& to, write_batch&& from)
-{
-    const auto offset = to.headers.size();
-    to.headers += from.headers;
-    for (auto& p : from.pieces)
-        to.pieces.push_back({p.header_end + offset, std::move(p.payload)});
-}
-
-} // namespace
-
 void engine::group_committed(std::uint64_t id)
 {
     committed_group_ = std::max(committed_group_, id);
@@ -810,7 +797,7 @@ void engine::group_committed(std::uint64_t id)
             continue;
         bool released = false;
         while (!c->waiting.empty() && c->waiting.front().first <= committed_group_) {
-            append_batch(c->out.batch, std::move(c->waiting.front().second));
+            c->out.batch.splice(std::move(c->waiting.front().second));
             c->waiting.pop_front();
             released = true;
         }
