@@ -39,6 +39,8 @@ public:
     boost::asio::any_io_executor get_executor() override;
     void async_read_some(boost::asio::mutable_buffer buf, io_handler handler) override;
     void async_write(std::span<const boost::asio::const_buffer> buffers, io_handler handler) override;
+    bool async_wait_readable(std::function<void(error_code)> handler) override;
+    std::size_t read_some_now(boost::asio::mutable_buffer buf, error_code& ec) override;
     void close() noexcept override;
     scheme kind() const noexcept override;
     std::string remote_endpoint() const override;

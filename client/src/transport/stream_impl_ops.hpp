@@ -94,6 +94,49 @@ void stream_impl<Stream>::async_write(std::span<const boost::asio::const_buffer>
 }
 
 template <class Stream>
+bool stream_impl<Stream>::async_wait_readable(std::function<void(error_code)> handler)
+{
+    if constexpr (std::is_same_v<Stream, tcp_layer>) {
+        if (state_->closed) {
+            asio::post(state_->stream.get_executor(), [h = std::move(handler)] { h(asio::error::operation_aborted); });
+            return true;
+        }
+        state_->stream.async_wait(tcp::socket::wait_read, [state = state_, h = std::move(handler)](error_code ec) {
+            h(normalise(*state, ec));
+        });
+        return true;
+    } else {
+        (void)handler;
+        return false;
+    }
+}
+
+template <class Stream>
+std::size_t stream_impl<Stream>::read_some_now(boost::asio::mutable_buffer buf, error_code& ec)
+{
+    if constexpr (std::is_same_v<Stream, tcp_layer>) {
+        if (state_->closed) {
+            ec = asio::error::operation_aborted;
+            return 0;
+        }
+        // Asio keeps the descriptor non-blocking for its own operations; this
+        // makes the synchronous read honour it too instead of polling.
+        if (!state_->stream.non_blocking()) {
+            state_->stream.non_blocking(true, ec);
+            if (ec)
+                return 0;
+        }
+        auto n = state_->stream.read_some(buf, ec);
+        ec = normalise(*state_, ec);
+        return n;
+    } else {
+        (void)buf;
+        ec = asio::error::operation_not_supported;
+        return 0;
+    }
+}
+
+template <class Stream>
 void stream_impl<Stream>::close() noexcept
 {
     if (state_->closed) return;

@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -89,6 +90,26 @@ public:
     // message). The bytes must stay valid until the handler runs; the span
     // itself is copied and may be a temporary.
     virtual void async_write(std::span<const boost::asio::const_buffer> buffers, io_handler handler) = 0;
+    // Reading without a buffer held while idle (a server with many quiet
+    // connections): waits until bytes or the peer's close can be read. Only
+    // where the socket's readiness is the stream's (TCP; TLS and WebSocket
+    // hold decoded bytes the socket does not show): elsewhere it returns false
+    // and the handler is never called. The wait does not read; once it has
+    // completed, read with read_some_now until a read returns fewer bytes than
+    // asked (the socket is then drained), then wait again.
+    virtual bool async_wait_readable(std::function<void(error_code)> handler)
+    {
+        (void)handler;
+        return false;
+    }
+    // Reads what has arrived without blocking: would_block when nothing has,
+    // eof once the peer closed.
+    virtual std::size_t read_some_now(boost::asio::mutable_buffer buf, error_code& ec)
+    {
+        (void)buf;
+        ec = boost::asio::error::operation_not_supported;
+        return 0;
+    }
     // Closes at once; pending operations complete with operation_aborted.
     virtual void close() noexcept = 0;
     virtual scheme kind() const noexcept = 0;
