@@ -164,22 +164,6 @@ TEST_CASE("mosquitto_pub/sub under an ACL file: denied reads are not delivered, 
     }
 }
 
-TEST_CASE("Listeners with different acl_file settings are refused at start-up, not left unprotected", "[interop][broker][system][acl]")
-{
-    temp_dir dir("mqtt-acl-conf");
-    write_file(dir.file("acl"), "topic read public/#\n");
-    const auto a = free_port(), b = free_port();
-    write_file(dir.file("broker.conf"),
-        "per_listener_settings true\n"
-        "listener " + std::to_string(a) + " 127.0.0.1\nallow_anonymous true\n"
-        "listener " + std::to_string(b) + " 127.0.0.1\nallow_anonymous true\nacl_file " + dir.file("acl") + "\n");
-    auto r = run({our_programs::broker(), "-c", dir.file("broker.conf")}, 10s);
-    INFO(r.err);
-    CHECK_FALSE(r.timed_out);
-    CHECK(r.code == 1);
-    CHECK(r.err.find("different acl_file") != std::string::npos);
-}
-
 TEST_CASE("SIGHUP with a broken password file keeps the files in use", "[interop][broker][system][reload]")
 {
     our_broker b;

@@ -1,47 +1,57 @@
 #include "mqtt/broker/access.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace mqtt::broker {
 
+namespace {
+
+// Loads each distinct file once, so listeners naming the same file share one copy.
+template <class T>
+bool load_shared(const std::string& file, std::map<std::string, std::shared_ptr<T>>& loaded,
+    std::shared_ptr<T>& out, std::string& error)
+{
+    out.reset();
+    if (file.empty())
+        return true;
+    auto& slot = loaded[file];
+    if (!slot) {
+        auto fresh = std::make_shared<T>();
+        if (!T::load(file, *fresh, error))
+            return false;
+        slot = std::move(fresh);
+    }
+    out = slot;
+    return true;
+}
+
+} // namespace
+
 bool config_access_control::load(const broker_config& cfg, std::string& error)
 {
-    std::map<std::string, std::shared_ptr<password_db>> files; // one copy per distinct file
+    std::map<std::string, std::shared_ptr<password_db>> password_files;
+    std::map<std::string, std::shared_ptr<acl>> acl_files;
     listeners_.clear();
+    all_acls_.clear();
+    auto remember = [this](const std::shared_ptr<acl>& a) {
+        if (std::find(all_acls_.begin(), all_acls_.end(), a) == all_acls_.end())
+            all_acls_.push_back(a);
+    };
     for (auto& l : cfg.listeners) {
         per_listener p;
         p.allow_anonymous = effective_allow_anonymous(cfg, l);
-        auto& file = effective_password_file(cfg, l);
-        if (!file.empty()) {
-            auto& db = files[file];
-            if (!db) {
-                db = std::make_shared<password_db>();
-                if (!password_db::load(file, *db, error))
-                    return false;
-            }
-            p.passwords = db;
-        }
+        if (!load_shared(effective_password_file(cfg, l), password_files, p.passwords, error)
+            || !load_shared(effective_acl_file(cfg, l), acl_files, p.rules, error))
+            return false;
+        remember(p.rules);
         listeners_.push_back(std::move(p));
     }
-    acl_.reset();
-    // One ACL applies to every client (the access checks do not know the listener).
-    // Listeners naming different ACL files would silently share the first one, so
-    // that configuration is refused instead of leaving a listener unprotected.
-    std::string acl_file = cfg.acl_file;
-    if (!cfg.listeners.empty()) {
-        acl_file = effective_acl_file(cfg, cfg.listeners.front());
-        for (auto& l : cfg.listeners)
-            if (effective_acl_file(cfg, l) != acl_file) {
-                error = l.origin + ": listeners with different acl_file settings are not supported; "
-                                   "write one acl_file before the first listener";
-                return false;
-            }
-    }
-    if (!acl_file.empty()) {
-        auto a = std::make_shared<acl>();
-        if (!acl::load(acl_file, *a, error))
+    if (cfg.listeners.empty()) {
+        std::shared_ptr<acl> global;
+        if (!load_shared(cfg.acl_file, acl_files, global, error))
             return false;
-        acl_ = std::move(a);
+        remember(global);
     }
     return true;
 }
@@ -49,7 +59,7 @@ bool config_access_control::load(const broker_config& cfg, std::string& error)
 void config_access_control::swap(config_access_control& other) noexcept
 {
     listeners_.swap(other.listeners_);
-    acl_.swap(other.acl_);
+    all_acls_.swap(other.all_acls_);
 }
 
 reason_code config_access_control::authenticate(const connection_info& info, std::optional<std::string_view> username,
@@ -71,19 +81,31 @@ reason_code config_access_control::authenticate(const connection_info& info, std
     return l.allow_anonymous ? reason_code::success : reason_code::not_authorized;
 }
 
+template <class Check>
+bool config_access_control::permitted(const client_identity& who, Check&& check) const
+{
+    if (who.listener && *who.listener < listeners_.size()) {
+        auto& rules = listeners_[*who.listener].rules;
+        return !rules || check(*rules);
+    }
+    // No listener known (or not one of ours): whichever listener the client comes
+    // back on, it must not have received what that listener's ACL refuses.
+    return std::all_of(all_acls_.begin(), all_acls_.end(), [&](auto& a) { return !a || check(*a); });
+}
+
 bool config_access_control::can_publish(const client_identity& who, std::string_view topic)
 {
-    return !acl_ || acl_->allowed(who.client_id, who.username, topic, acl_access::write);
+    return permitted(who, [&](const acl& a) { return a.allowed(who.client_id, who.username, topic, acl_access::write); });
 }
 
 bool config_access_control::can_subscribe(const client_identity& who, std::string_view filter)
 {
-    return !acl_ || acl_->can_subscribe(who.client_id, who.username, filter);
+    return permitted(who, [&](const acl& a) { return a.can_subscribe(who.client_id, who.username, filter); });
 }
 
 bool config_access_control::can_receive(const client_identity& who, std::string_view topic)
 {
-    return !acl_ || acl_->allowed(who.client_id, who.username, topic, acl_access::read);
+    return permitted(who, [&](const acl& a) { return a.allowed(who.client_id, who.username, topic, acl_access::read); });
 }
 
 } // namespace mqtt::broker

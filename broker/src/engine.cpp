@@ -96,7 +96,7 @@ void engine::mark(connection_state& c)
 
 client_identity engine::identity(const session_record& s) const
 {
-    client_identity who{s.client_id, std::nullopt};
+    client_identity who{s.client_id, std::nullopt, s.listener};
     if (s.username)
         who.username = *s.username;
     return who;
@@ -355,6 +355,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     s->connection = c.id;
     s->version = pkt.version;
     s->username = username;
+    s->listener = c.info.listener_index;
     s->expires_at.reset();
     s->will = pkt.will;
     s->will_delay = 0;

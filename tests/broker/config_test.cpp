@@ -352,6 +352,34 @@ TEST_CASE("per_listener_settings scopes allow_anonymous, password_file and acl_f
     parse_ok("per_listener_settings true\npassword_file a\nlistener 1\npassword_file b\nlistener 2\npassword_file c\n");
 }
 
+TEST_CASE("per_listener_settings: each listener may name its own acl_file, the one before the first listener is "
+          "the default",
+    "[broker][config][acl]")
+{
+    const broker_config c = parse_ok(
+        "per_listener_settings true\n"
+        "acl_file /global/acl\n"
+        "listener 1883\n"
+        "acl_file /a/acl\n"
+        "listener 1884\n"
+        "acl_file /b/acl\n"
+        "listener 1885\n");
+    REQUIRE(c.listeners.size() == 3);
+    CHECK(c.acl_file == "/global/acl");
+    CHECK(effective_acl_file(c, c.listeners[0]) == "/a/acl");
+    CHECK(effective_acl_file(c, c.listeners[1]) == "/b/acl");
+    CHECK(effective_acl_file(c, c.listeners[2]) == "/global/acl");
+
+    // Without per_listener_settings one acl_file is global; a second one anywhere is a duplicate.
+    const broker_config g = parse_ok("listener 1883\nacl_file /a/acl\nlistener 1884\n");
+    CHECK(effective_acl_file(g, g.listeners[0]) == "/a/acl");
+    CHECK(effective_acl_file(g, g.listeners[1]) == "/a/acl");
+    CHECK(parse_error("listener 1883\nacl_file /a/acl\nlistener 1884\nacl_file /b/acl\n")
+        == "t.conf:4: duplicate 'acl_file'");
+    CHECK(parse_error("per_listener_settings true\nlistener 1883\nacl_file /a\nacl_file /b\n")
+        == "t.conf:4: duplicate 'acl_file'");
+}
+
 TEST_CASE("max_connections: per listener inside a section, global before any", "[broker][config]")
 {
     const broker_config c = parse_ok("max_connections 100\nlistener 1883\nmax_connections 10\nlistener 1884\nmax_connections -1\n");

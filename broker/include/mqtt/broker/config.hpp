@@ -123,6 +123,10 @@ bool parse_config_string(std::string_view text, std::string_view name, broker_co
 // and the Mosquitto 2 defaults: explicit listeners deny anonymous clients unless
 // allow_anonymous is set; the implicit local-only listener allows them.
 bool effective_allow_anonymous(const broker_config& cfg, const listener_config& l) noexcept;
+// The files that apply to a listener's clients: with per_listener_settings true its
+// own, or the one written before the first listener when it names none (Mosquitto
+// applies that one to its default listener only); otherwise the global one.
+// Empty: none.
 const std::string& effective_password_file(const broker_config& cfg, const listener_config& l) noexcept;
 const std::string& effective_acl_file(const broker_config& cfg, const listener_config& l) noexcept;
 

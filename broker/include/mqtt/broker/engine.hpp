@@ -38,6 +38,9 @@ struct connection_info {
 struct client_identity {
     std::string_view client_id;
     std::optional<std::string_view> username;
+    // connection_info::listener_index of its connection, or of its last one while
+    // offline; unset for a session loaded from the store that has not reconnected.
+    std::optional<std::size_t> listener;
 };
 
 // Authentication and authorization; the default allows everything.
@@ -117,6 +120,7 @@ struct session_record {
     connection_id connection = 0; // 0 while offline
     protocol_version version = protocol_version::v5;
     std::optional<std::string> username;
+    std::optional<std::size_t> listener; // of the last connection (client_identity::listener)
     std::optional<mqtt::will> will;
     std::uint32_t will_delay = 0;
     std::optional<clock::time_point> will_at;    // a delayed will waiting to be published
