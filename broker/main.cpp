@@ -1,6 +1,9 @@
 // mqtt-broker: the MQTT 3.1.1 / 5.0 broker executable.
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,29 +17,52 @@
 namespace {
 
 constexpr std::string_view move_corrupt_flag = "--move-corrupt-store";
-constexpr const char* move_corrupt_help =
+constexpr std::string_view threads_flag = "--threads";
+constexpr const char* own_flags_help =
     "\n"
     "     --move-corrupt-store  when the persistence store cannot be read, rename it\n"
     "                         to <file>.corrupt-<timestamp> and start with an empty\n"
-    "                         store (see docs/persistence.md)\n";
+    "                         store (see docs/persistence.md)\n"
+    "     --threads N         I/O threads serving connections (default: one per core)\n";
+
+// 1..256, else nullopt.
+std::optional<unsigned> parse_threads(const char* text)
+{
+    if (!text)
+        return std::nullopt;
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(text, text + std::strlen(text), n);
+    if (ec != std::errc() || *end != '\0' || n == 0 || n > 256)
+        return std::nullopt;
+    return n;
+}
 
 } // namespace
 
 int main(int argc, char** argv)
 {
-    // Our own flag is taken out before the Mosquitto-style arguments are parsed.
+    // Our own flags are taken out before the Mosquitto-style arguments are parsed.
     mqtt::broker::server_options options;
     std::vector<const char*> args;
     for (int i = 0; i < argc; ++i) {
-        if (i > 0 && argv[i] && move_corrupt_flag == argv[i])
+        if (i > 0 && argv[i] && move_corrupt_flag == argv[i]) {
             options.move_corrupt_store = true;
-        else
+        } else if (i > 0 && argv[i] && threads_flag == argv[i]) {
+            auto n = parse_threads(i + 1 < argc ? argv[i + 1] : nullptr);
+            if (!n) {
+                std::fprintf(stderr, "mqtt-broker: --threads needs a number from 1 to 256\n");
+                return 1;
+            }
+            options.threads = *n;
+            ++i;
+        } else {
             args.push_back(argv[i]);
+        }
     }
     auto cmd = mqtt::broker::apply_command_line(static_cast<int>(args.size()), args.data());
     if (cmd.action == mqtt::broker::command_line_action::exit_ok) {
         std::fputs(cmd.message.c_str(), stdout);
-        std::fputs(move_corrupt_help, stdout);
+        std::fputs(own_flags_help, stdout);
         return 0;
     }
     if (cmd.action == mqtt::broker::command_line_action::exit_error) {

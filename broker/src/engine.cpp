@@ -31,6 +31,7 @@ struct engine::connection_state {
     write_batch staged;
     std::deque<std::pair<std::uint64_t, write_batch>> waiting;
     bool close_pending = false; // close once the held output is out
+    std::error_code end_reason; // why we disconnect it (for the log), when the core's close has none
     bool ended = false;
     bool will_suppressed = false;   // normal DISCONNECT received
     bool will_requested = false;    // DISCONNECT 0x04 received
@@ -324,6 +325,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
         if (s->connection != 0) {
             if (auto* old = find(s->connection)) {
                 // [MQTT-3.1.4-2] (3.1.1) / [MQTT-3.1.4-3] (5.0): the existing client is disconnected.
+                old->end_reason = make_error_code(reason_code::session_taken_over);
                 s->core->disconnect(mqtt::disconnect{reason_code::session_taken_over, {}}, now);
                 run(*old, *s->core, now);
                 if (!old->ended)
@@ -401,15 +403,36 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     metrics_.clients_maximum = std::max(metrics_.clients_maximum, metrics_.clients_connected);
     touch(*s);
     s->core->accept(ack, now);
+    if (client_event_) {
+        client_event e;
+        e.client_id = s->client_id;
+        e.remote_address = c.info.remote_address;
+        e.version = pkt.version;
+        e.clean_start = pkt.clean_start;
+        e.keep_alive = pkt.keep_alive;
+        if (c.username)
+            e.username = *c.username;
+        client_event_(e);
+    }
 }
 
-void engine::connection_ended(connection_state& c, std::error_code, clock::time_point now)
+void engine::connection_ended(connection_state& c, std::error_code reason, clock::time_point now)
 {
     if (c.ended)
         return;
     c.ended = true;
     end_output(c);
     auto* s = c.session;
+    if (s && client_event_) {
+        client_event e;
+        e.connected = false;
+        e.client_id = s->client_id;
+        e.remote_address = c.info.remote_address;
+        e.version = s->version;
+        if (!c.will_suppressed)
+            e.reason = reason ? reason : c.end_reason;
+        client_event_(e);
+    }
     c.session = nullptr; // the session lives on without this connection
     if (!s || s->connection != c.id)
         return;
@@ -894,6 +917,7 @@ void engine::shutdown(clock::time_point now)
         if (c->ended)
             continue;
         auto& core = c->core();
+        c->end_reason = make_error_code(reason_code::server_shutting_down);
         if (c->session)
             core.disconnect(mqtt::disconnect{reason_code::server_shutting_down, {}}, now);
         else

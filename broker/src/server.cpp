@@ -1,13 +1,20 @@
 // The broker's network side: listeners, connections, timers, $SYS and metrics.
-// Everything runs on one io_context; the engine is only touched from its thread.
+// Connections are spread over one io_context per core; each does its socket work
+// (reads, TLS, WebSocket framing, writes) on its own thread and takes the engine's
+// lock only to hand bytes in and take the next batch out. Acceptors, timers and
+// the store's completions run on the caller's io_context.
 #include "mqtt/broker/server.hpp"
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <optional>
 #include <unordered_map>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -29,7 +36,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr std::size_t read_buffer_size = 16 * 1024;
+constexpr std::size_t read_buffer_size = 16 * 1024; // per TLS / WebSocket connection
+constexpr std::size_t shared_read_size = 64 * 1024; // per I/O thread, for TCP connections
 constexpr auto connect_timeout = std::chrono::seconds(10);
 constexpr std::size_t max_http_request = 8 * 1024;
 
@@ -48,43 +56,121 @@ struct server::impl {
         std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
         std::shared_ptr<transport::server_tls_context> tls;
         std::uint16_t port = 0;
-        std::uint32_t connections = 0;
+        std::uint32_t connections = 0; // under mu
     };
 
+    // One per core: an io_context run by one thread, serving the connections
+    // given to it. The first is the caller's io_context, which also runs the
+    // acceptors, the timers and the store's completions.
+    struct io_thread {
+        asio::io_context* ctx = nullptr;
+        std::unique_ptr<asio::io_context> owned;
+        std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+        std::thread thread;
+        std::atomic<bool> finished{false};
+        // Shared by this thread's TCP connections: they wait for readiness and
+        // read into it, so an idle connection holds no read buffer.
+        std::vector<char> read_buffer = std::vector<char>(shared_read_size);
+    };
+
+    // A connection's socket, timers and write in flight belong to its io_thread;
+    // the engine, the map of connections and the fields marked "under mu" are
+    // shared and guarded by impl::mu.
     struct connection : std::enable_shared_from_this<connection> {
         impl* srv;
+        io_thread* home;
         connection_id id = 0;
         std::size_t listener_index = 0;
         std::unique_ptr<transport::stream> stream;
-        std::unique_ptr<char[]> read_buffer;
+        std::unique_ptr<char[]> own_buffer; // TLS and WebSocket streams only
         write_batch in_flight;
         std::vector<asio::const_buffer> buffers;
         asio::steady_timer keep_alive;
         asio::steady_timer connect_timer;
         bool writing = false;
         bool closed = false;
+        // Under mu: what the engine asked for since the last flush().
+        bool flush_queued = false;
+        std::optional<clock::time_point> keep_alive_at;
+        bool keep_alive_cancel = false;
 
-        connection(impl* s, asio::any_io_executor ex) : srv(s), keep_alive(ex), connect_timer(ex) {}
+        connection(impl* s, io_thread* h, asio::any_io_executor ex)
+            : srv(s), home(h), keep_alive(ex), connect_timer(ex)
+        {
+        }
 
         void start()
         {
-            read_buffer = std::make_unique<char[]>(read_buffer_size);
             connect_timer.expires_after(connect_timeout);
             connect_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-                if (!ec && !self->closed && !self->srv->eng.has_session(self->id)) {
+                if (ec || self->closed)
+                    return;
+                bool connected = false;
+                {
+                    std::lock_guard lock(self->srv->mu);
+                    connected = self->srv->eng.has_session(self->id);
+                }
+                if (!connected) {
                     self->srv->log.log(log_type::notice, "client at " + self->stream->remote_endpoint()
                             + " sent no CONNECT in time; closing");
                     self->close_now();
                 }
             });
-            read();
+            wait_readable();
+        }
+
+        void wait_readable()
+        {
+            if (closed)
+                return;
+            bool waiting = stream->async_wait_readable([self = shared_from_this()](boost::system::error_code ec) {
+                if (self->closed)
+                    return;
+                if (ec) {
+                    self->close_now();
+                    return;
+                }
+                self->read_ready();
+            });
+            if (!waiting) {
+                own_buffer = std::make_unique<char[]>(read_buffer_size);
+                read();
+            }
+        }
+
+        // TCP: the socket has bytes (or the peer's close). A short read drained it,
+        // so waiting again is safe; a full one may have left more, read on after
+        // the other connections of this thread had their turn.
+        void read_ready()
+        {
+            auto& buf = home->read_buffer;
+            boost::system::error_code ec;
+            auto n = stream->read_some_now(asio::buffer(buf), ec);
+            if (ec == asio::error::would_block) {
+                wait_readable();
+                return;
+            }
+            if (ec) {
+                close_now();
+                return;
+            }
+            srv->on_input(*this, std::string_view(buf.data(), n));
+            if (closed)
+                return;
+            if (n == buf.size())
+                asio::post(*home->ctx, [self = shared_from_this()] {
+                    if (!self->closed)
+                        self->read_ready();
+                });
+            else
+                wait_readable();
         }
 
         void read()
         {
             if (closed)
                 return;
-            stream->async_read_some(asio::buffer(read_buffer.get(), read_buffer_size),
+            stream->async_read_some(asio::buffer(own_buffer.get(), read_buffer_size),
                 [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                     if (self->closed)
                         return;
@@ -92,62 +178,65 @@ struct server::impl {
                         self->close_now();
                         return;
                     }
-                    self->srv->eng.received(self->id, std::string_view(self->read_buffer.get(), n), clock::now());
-                    self->srv->request_pump();
+                    self->srv->on_input(*self, std::string_view(self->own_buffer.get(), n));
                     self->read();
                 });
         }
 
-        void handle_output(connection_output& out)
+        // On this connection's thread, after the engine marked it: arms or cancels
+        // the keep-alive timer and starts one gather write of everything queued
+        // since the previous write (or closes once nothing is left to write).
+        void flush(std::size_t sent = 0)
         {
+            std::optional<clock::time_point> arm;
+            bool cancel = false;
+            bool close = false;
+            {
+                std::lock_guard lock(srv->mu);
+                srv->eng.metrics().bytes_sent += sent;
+                flush_queued = false;
+                arm = std::exchange(keep_alive_at, std::nullopt);
+                cancel = std::exchange(keep_alive_cancel, false);
+                if (!closed && !writing) {
+                    if (auto* out = srv->eng.output(id)) {
+                        if (!out->batch.empty()) {
+                            in_flight.clear();
+                            std::swap(in_flight, out->batch);
+                            writing = true;
+                        } else {
+                            close = out->close;
+                        }
+                    }
+                }
+            }
             if (closed)
                 return;
-            if (out.keep_alive_cancel) {
+            if (cancel)
                 keep_alive.cancel();
-                out.keep_alive_cancel = false;
-            }
-            if (out.keep_alive_at) {
-                keep_alive.expires_at(*out.keep_alive_at);
-                out.keep_alive_at.reset();
+            if (arm) {
+                keep_alive.expires_at(*arm);
                 keep_alive.async_wait([self = shared_from_this()](boost::system::error_code ec) {
                     if (ec || self->closed)
                         return;
-                    self->srv->eng.timer_fired(self->id, timer_id::keep_alive, clock::now());
-                    self->srv->request_pump();
+                    self->srv->on_timer(self->id);
                 });
             }
-            write_if_idle();
-        }
-
-        // One gather write per turn: whatever the engine queued while the previous
-        // write was in flight goes out together.
-        void write_if_idle()
-        {
-            if (writing || closed)
-                return;
-            auto* out = srv->eng.output(id);
-            if (!out)
-                return;
-            if (!out->batch.empty()) {
-                in_flight.clear();
-                std::swap(in_flight, out->batch);
-                buffers.clear();
+            if (writing && buffers.empty()) {
                 in_flight.for_each_segment([&](const char* p, std::size_t n) { buffers.emplace_back(p, n); });
-                writing = true;
                 stream->async_write(buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                     self->writing = false;
+                    self->buffers.clear();
                     if (self->closed)
                         return;
                     if (ec) {
                         self->close_now();
                         return;
                     }
-                    self->srv->eng.metrics().bytes_sent += n;
-                    self->write_if_idle();
+                    self->flush(n);
                 });
                 return;
             }
-            if (out->close)
+            if (close)
                 close_now();
         }
 
@@ -155,16 +244,18 @@ struct server::impl {
         {
             if (closed)
                 return;
+            auto self = shared_from_this(); // the map entry goes below
             closed = true;
             stream->close();
             keep_alive.cancel();
             connect_timer.cancel();
-            srv->eng.closed(id, clock::now());
-            srv->forget(id, listener_index);
-            srv->request_pump();
+            srv->on_closed(*this);
         }
     };
 
+    // Everything below "mu" is shared by the I/O threads and guarded by it: the
+    // engine, the map of connections, the listeners' counts, the store hand-off.
+    std::mutex mu;
     asio::io_context& io;
     broker_config cfg;
     logger log;
@@ -172,11 +263,13 @@ struct server::impl {
     engine eng;
     std::vector<listener> listeners;
     std::unordered_map<connection_id, std::shared_ptr<connection>> connections;
+    std::vector<std::unique_ptr<io_thread>> threads; // [0] is `io`
+    std::size_t next_thread = 0;
     asio::steady_timer tick_timer;
     asio::steady_timer sys_timer;
     std::unique_ptr<tcp::acceptor> metrics_acceptor;
     clock::time_point started = clock::now();
-    bool stopping = false;
+    std::atomic<bool> stopping{false};
 
     // Persistence: the store, its thread, and a guard that keeps io.run() going
     // while a group is being committed (its output is still to be written).
@@ -202,6 +295,50 @@ struct server::impl {
           checkpoint_timer(ctx),
           commit_retry_timer(ctx)
     {
+        threads.push_back(std::make_unique<io_thread>());
+        threads.back()->ctx = &io;
+        eng.on_client_event([this](const client_event& e) { log_client(e); });
+    }
+
+    // Mosquitto's lines, so that the habits (and greps) of its users carry over.
+    void log_client(const client_event& e)
+    {
+        if (!log.enabled(log_type::notice))
+            return;
+        std::string line;
+        if (e.connected) {
+            line = "New client connected from " + std::string(e.remote_address) + " as " + std::string(e.client_id)
+                + " (p" + (e.version == protocol_version::v5 ? "5" : "2") + ", c" + (e.clean_start ? "1" : "0")
+                + ", k" + std::to_string(e.keep_alive);
+            if (e.username)
+                line += ", u'" + std::string(*e.username) + "'";
+            line += ").";
+        } else {
+            line = "Client " + std::string(e.client_id) + " disconnected";
+            if (e.reason)
+                line += ": " + e.reason.message();
+            line += ".";
+        }
+        log.log(log_type::notice, line);
+    }
+    ~impl();
+
+    // The threads beyond the caller's (options.threads, 0 = one per core).
+    void start_threads()
+    {
+        unsigned n = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+        while (threads.size() < n) {
+            auto t = std::make_unique<io_thread>();
+            t->owned = std::make_unique<asio::io_context>(1);
+            t->ctx = t->owned.get();
+            t->guard.emplace(t->ctx->get_executor());
+            auto* raw = t.get();
+            t->thread = std::thread([raw] {
+                raw->ctx->run();
+                raw->finished = true;
+            });
+            threads.push_back(std::move(t));
+        }
     }
 
     static engine_options make_engine_options(const broker_config& cfg)
@@ -223,12 +360,52 @@ struct server::impl {
         return o;
     }
 
+    using ready_list = std::vector<std::shared_ptr<connection>>;
+
+    // Engine input from a connection's thread.
+    void on_input(connection& c, std::string_view bytes)
+    {
+        ready_list ready;
+        {
+            std::lock_guard lock(mu);
+            eng.received(c.id, bytes, clock::now());
+            after_input_locked(ready);
+        }
+        flush_all(ready);
+    }
+
+    void on_timer(connection_id id)
+    {
+        ready_list ready;
+        {
+            std::lock_guard lock(mu);
+            eng.timer_fired(id, timer_id::keep_alive, clock::now());
+            after_input_locked(ready);
+        }
+        flush_all(ready);
+    }
+
+    void on_closed(connection& c)
+    {
+        ready_list ready;
+        {
+            std::lock_guard lock(mu);
+            eng.closed(c.id, clock::now());
+            if (connections.erase(c.id) && c.listener_index < listeners.size()
+                && listeners[c.listener_index].connections > 0)
+                --listeners[c.listener_index].connections;
+            after_input_locked(ready);
+        }
+        flush_all(ready);
+    }
+
     // After engine input: without a store the output goes out at once; with one,
-    // once per turn of the loop, so that one commit covers everything that turn read.
-    void request_pump()
+    // once per turn of the main loop, so that one commit covers everything read
+    // meanwhile.
+    void after_input_locked(ready_list& ready)
     {
         if (!durable) {
-            pump();
+            drain_locked(ready);
             return;
         }
         if (pump_posted)
@@ -237,18 +414,28 @@ struct server::impl {
         asio::post(io, [this] { pump(); });
     }
 
-    // Hands what changed to the store thread (with a store) and every pending
-    // engine output to its connection, until there is none. Output that waits for
-    // a commit is released by committed().
     void pump()
+    {
+        ready_list ready;
+        {
+            std::lock_guard lock(mu);
+            pump_locked(ready);
+        }
+        flush_all(ready);
+    }
+
+    // Hands what changed to the store thread (with a store) and collects the
+    // connections with engine output. Output that waits for a commit is released
+    // by committed().
+    void pump_locked(ready_list& ready)
     {
         pump_posted = false;
         if (durable && !worker) {
             // periodic: a commit is a write() to the WAL, cheaper here than a thread handoff.
             if (auto ec = eng.commit(clock::now(), wall_clock::now()))
-                commit_failed(durable->last_error());
+                commit_failed_locked(durable->last_error());
             else if (commit_failing)
-                committed(0);
+                committed_locked(0, ready);
         }
         if (worker) {
             if (auto g = eng.take_group(clock::now(), wall_clock::now())) {
@@ -258,17 +445,56 @@ struct server::impl {
                 worker->submit(std::move(*g));
             }
         }
+        drain_locked(ready);
+    }
+
+    // Moves the engine's per-connection requests onto the connections; each is
+    // listed once until its flush() has run.
+    void drain_locked(ready_list& ready)
+    {
         while (eng.has_output()) {
             eng.drain([&](connection_id id, connection_output& out) {
                 auto it = connections.find(id);
-                if (it != connections.end())
-                    it->second->handle_output(out);
+                if (it == connections.end())
+                    return;
+                auto& c = *it->second;
+                if (out.keep_alive_cancel) {
+                    c.keep_alive_cancel = true;
+                    c.keep_alive_at.reset();
+                    out.keep_alive_cancel = false;
+                }
+                if (out.keep_alive_at) {
+                    c.keep_alive_at = out.keep_alive_at;
+                    out.keep_alive_at.reset();
+                }
+                if (!c.flush_queued) {
+                    c.flush_queued = true;
+                    ready.push_back(it->second);
+                }
             });
         }
     }
 
-    // On the I/O thread: the groups up to `id` are on disk.
+    // Outside the lock: each connection flushes on its own thread (inline when
+    // that is this one).
+    static void flush_all(ready_list& ready)
+    {
+        for (auto& c : ready)
+            asio::dispatch(*c->home->ctx, [c] { c->flush(); });
+    }
+
+    // On the main thread: the groups up to `id` are on disk.
     void committed(std::uint64_t id)
+    {
+        ready_list ready;
+        {
+            std::lock_guard lock(mu);
+            committed_locked(id, ready);
+        }
+        flush_all(ready);
+    }
+
+    void committed_locked(std::uint64_t id, ready_list& ready)
     {
         if (commit_failing)
             log.log(log_type::notice, "persistence store writable again: " + durable->name());
@@ -278,10 +504,17 @@ struct server::impl {
         eng.group_committed(id);
         if (id >= last_submitted)
             commit_guard.reset();
-        pump();
+        pump_locked(ready);
     }
 
     void commit_failed(const std::string& why)
+    {
+        std::lock_guard lock(mu);
+        commit_failed_locked(why);
+    }
+
+    // On the main thread (pump_locked runs there).
+    void commit_failed_locked(const std::string& why)
     {
         if (!commit_failing)
             log.log(log_type::error, "cannot write the persistence store (acknowledgments wait until it works): " + why);
@@ -374,20 +607,12 @@ struct server::impl {
         });
     }
 
-    void forget(connection_id id, std::size_t listener_index)
-    {
-        // Erased later: the connection may be running one of its own handlers now.
-        asio::post(io, [this, id, listener_index] {
-            if (connections.erase(id) && listener_index < listeners.size() && listeners[listener_index].connections > 0)
-                --listeners[listener_index].connections;
-        });
-    }
-
     bool load_access(std::string& error)
     {
         auto fresh = std::make_shared<config_access_control>();
         if (!fresh->load(cfg, error))
             return false;
+        std::lock_guard lock(mu);
         access->swap(*fresh);
         return true;
     }
@@ -456,55 +681,79 @@ struct server::impl {
         return true;
     }
 
-    void accept(listener& l, tcp::acceptor& acc)
+    // Connections are spread over the I/O threads in turn.
+    io_thread& pick_thread()
     {
-        acc.async_accept([this, &l, &acc](boost::system::error_code ec, tcp::socket socket) {
-            if (stopping)
-                return;
-            if (ec) {
-                if (ec != asio::error::operation_aborted)
-                    accept(l, acc);
-                return;
-            }
-            bool over_global = cfg.max_connections >= 0
-                && connections.size() >= static_cast<std::size_t>(cfg.max_connections);
-            bool over_listener = l.config.max_connections && l.connections >= *l.config.max_connections;
-            if (over_global || over_listener) {
-                boost::system::error_code ignore;
-                socket.close(ignore);
-            } else {
-                ++l.connections;
-                handshake(l, std::move(socket));
-            }
-            accept(l, acc);
-        });
+        auto& t = *threads[next_thread];
+        next_thread = (next_thread + 1) % threads.size();
+        return t;
     }
 
-    void handshake(listener& l, tcp::socket socket)
+    void accept(listener& l, tcp::acceptor& acc)
+    {
+        auto& home = pick_thread();
+        acc.async_accept(asio::any_io_executor(home.ctx->get_executor()),
+            [this, &l, &acc, &home](boost::system::error_code ec, tcp::socket socket) {
+                if (stopping)
+                    return;
+                if (ec) {
+                    if (ec != asio::error::operation_aborted)
+                        accept(l, acc);
+                    return;
+                }
+                bool admitted = false;
+                {
+                    std::lock_guard lock(mu);
+                    bool over_global = cfg.max_connections >= 0
+                        && connections.size() >= static_cast<std::size_t>(cfg.max_connections);
+                    bool over_listener = l.config.max_connections && l.connections >= *l.config.max_connections;
+                    admitted = !over_global && !over_listener;
+                    if (admitted)
+                        ++l.connections;
+                }
+                if (admitted) {
+                    handshake(l, home, std::move(socket));
+                } else {
+                    boost::system::error_code ignore;
+                    socket.close(ignore);
+                }
+                accept(l, acc);
+            });
+    }
+
+    // On the connection's own thread from here on.
+    void handshake(listener& l, io_thread& home, tcp::socket socket)
     {
         auto index = l.index;
         transport::async_accept(std::move(socket), l.config.scheme, l.tls,
-            [this, index](boost::system::error_code ec, std::unique_ptr<transport::stream> s) {
+            [this, index, &home](boost::system::error_code ec, std::unique_ptr<transport::stream> s) {
                 auto& lst = listeners[index];
                 if (ec || stopping) {
-                    if (lst.connections > 0)
-                        --lst.connections;
+                    {
+                        std::lock_guard lock(mu);
+                        if (lst.connections > 0)
+                            --lst.connections;
+                    }
                     if (ec)
                         log.log(log_type::information, "handshake failed on " + format_listener(lst.config, lst.port)
                                 + ": " + ec.message());
                     return;
                 }
+                log.log(log_type::notice, "New connection from " + s->remote_endpoint() + " on " + format_listener(lst.config, lst.port) + ".");
                 connection_info info;
                 info.remote_address = s->remote_endpoint();
                 info.listener = format_listener(lst.config, lst.port);
                 info.listener_index = index;
                 info.tls_common_name = s->peer_common_name();
                 info.use_identity_as_username = lst.config.use_identity_as_username;
-                auto conn = std::make_shared<connection>(this, s->get_executor());
+                auto conn = std::make_shared<connection>(this, &home, s->get_executor());
                 conn->stream = std::move(s);
                 conn->listener_index = index;
-                conn->id = eng.open(std::move(info), clock::now());
-                connections.emplace(conn->id, conn);
+                {
+                    std::lock_guard lock(mu);
+                    conn->id = eng.open(std::move(info), clock::now());
+                    connections.emplace(conn->id, conn);
+                }
                 conn->start();
             });
     }
@@ -515,8 +764,13 @@ struct server::impl {
         tick_timer.async_wait([this](boost::system::error_code ec) {
             if (ec || stopping)
                 return;
-            eng.tick(clock::now());
-            request_pump();
+            ready_list ready;
+            {
+                std::lock_guard lock(mu);
+                eng.tick(clock::now());
+                after_input_locked(ready);
+            }
+            flush_all(ready);
             schedule_tick();
         });
     }
@@ -535,6 +789,17 @@ struct server::impl {
     }
 
     void publish_sys()
+    {
+        ready_list ready;
+        {
+            std::lock_guard lock(mu);
+            publish_sys_locked();
+            after_input_locked(ready);
+        }
+        flush_all(ready);
+    }
+
+    void publish_sys_locked()
     {
         auto now = clock::now();
         auto& m = eng.metrics();
@@ -560,11 +825,11 @@ struct server::impl {
         pub("bytes/sent", std::to_string(m.bytes_sent));
         pub("retained messages/count", std::to_string(eng.retained_count()));
         pub("subscriptions/count", std::to_string(eng.subscription_count()));
-        pump();
     }
 
-    std::string prometheus() const
+    std::string prometheus()
     {
+        std::lock_guard lock(mu);
         auto& m = eng.metrics();
         std::string out;
         auto metric = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
@@ -677,6 +942,27 @@ server::server(boost::asio::io_context& io, broker_config config, server_options
 
 server::~server() = default;
 
+server::impl::~impl()
+{
+    // The other threads first: their connections' sockets must go before
+    // their io_contexts. A thread still busy after the grace period (a TLS
+    // handshake that never ends, say) is stopped.
+    for (std::size_t i = 1; i < threads.size(); ++i)
+        threads[i]->guard.reset();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    for (std::size_t i = 1; i < threads.size(); ++i) {
+        auto& t = *threads[i];
+        while (!t.finished && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        t.ctx->stop();
+        if (t.thread.joinable())
+            t.thread.join();
+    }
+    connections.clear();
+    for (std::size_t i = 1; i < threads.size(); ++i)
+        threads[i]->owned.reset(); // destroys what handlers still hold
+}
+
 bool server::start(std::string& error)
 {
     auto& d = *impl_;
@@ -697,7 +983,9 @@ bool server::start(std::string& error)
             return false;
     if (!d.open_metrics(error))
         return false;
-    d.log.log(log_type::notice, d.eng.options().version + " running");
+    d.start_threads();
+    d.log.log(log_type::notice, d.eng.options().version + " running (" + std::to_string(d.threads.size())
+            + (d.threads.size() == 1 ? " I/O thread)" : " I/O threads)"));
     d.schedule_tick();
     d.schedule_sys();
     return true;
@@ -722,13 +1010,22 @@ void server::stop()
     d.tick_timer.cancel();
     d.sys_timer.cancel();
     d.checkpoint_timer.cancel();
-    d.eng.shutdown(clock::now());
-    d.pump();
+    impl::ready_list ready;
+    {
+        std::lock_guard lock(d.mu);
+        d.eng.shutdown(clock::now());
+        d.pump_locked(ready);
+    }
+    impl::flush_all(ready);
+    // The other threads end once their connections have written their last bytes.
+    for (std::size_t i = 1; i < d.threads.size(); ++i)
+        d.threads[i]->guard.reset();
     // The last groups are committed (and checkpointed) by the store thread; io.run()
     // ends once their output is written. Without it they were committed by pump().
     d.commit_retry_timer.cancel();
     if (d.durable && !d.worker && !d.commit_failing)
         d.durable->checkpoint();
+    std::lock_guard lock(d.mu);
     auto& m = d.eng.metrics();
     d.log.log(log_type::notice, "delivery counters: received " + std::to_string(m.messages_received) + ", sent "
             + std::to_string(m.messages_sent) + ", redelivered " + std::to_string(m.redeliveries) + ", dropped "

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +104,19 @@ struct broker_metrics {
     std::uint64_t bytes_received = 0;
     std::uint64_t bytes_sent = 0;
     std::uint64_t protocol_errors = 0;
+};
+
+// A client connecting or its connection ending, for the log (Mosquitto's "New
+// client connected from ... as ..." and "Client ... disconnected").
+struct client_event {
+    bool connected = true; // false: the connection ended
+    std::string_view client_id;
+    std::string_view remote_address;
+    protocol_version version = protocol_version::v5;
+    bool clean_start = false;
+    std::uint16_t keep_alive = 0;
+    std::optional<std::string_view> username;
+    std::error_code reason; // ended: empty after a normal DISCONNECT
 };
 
 // What the server must do for one connection.
@@ -228,6 +242,8 @@ public:
     // True once the connection's CONNECT has been accepted.
     bool has_session(connection_id id);
     void set_access_control(std::shared_ptr<access_control> access);
+    // Called (on the engine's caller's thread) as clients connect and their connections end.
+    void on_client_event(std::function<void(const client_event&)> f) { client_event_ = std::move(f); }
     const engine_options& options() const noexcept { return opts_; }
 
 private:
@@ -285,6 +301,7 @@ private:
 
     engine_options opts_;
     std::shared_ptr<access_control> access_;
+    std::function<void(const client_event&)> client_event_;
     std::unordered_map<connection_id, std::unique_ptr<connection_state>> connections_;
     std::unordered_map<std::string, std::unique_ptr<session_record>> sessions_;
     subscription_tree tree_;

@@ -23,6 +23,9 @@ struct server_options {
     // A store that cannot be read is renamed to <file>.corrupt-<timestamp> and the
     // broker starts empty (otherwise start() fails naming the file).
     bool move_corrupt_store = false;
+    // I/O threads serving connections, the caller's io.run() included; 0 = one
+    // per core. The engine itself is shared under one lock.
+    unsigned threads = 0;
 };
 
 class server {
@@ -43,6 +46,7 @@ public:
 
     // The ports actually bound, in listener order (useful with port 0).
     std::vector<std::uint16_t> bound_ports() const;
+    // Unsynchronised: only while no connection is being served (tests, tools).
     engine& broker_engine() noexcept;
     // The metrics as Prometheus text.
     std::string prometheus_text() const;
