@@ -15,6 +15,18 @@ namespace mqtt::broker::test {
 
 using namespace std::chrono_literals;
 
+inline constexpr auto v5 = protocol_version::v5;
+inline constexpr auto v311 = protocol_version::v3_1_1;
+
+// The payloads of the messages, in order.
+inline std::vector<std::string> payloads(const std::vector<mqtt::publish>& pubs)
+{
+    std::vector<std::string> r;
+    for (auto& p : pubs)
+        r.push_back(p.payload.str());
+    return r;
+}
+
 struct fake_client {
     engine& e;
     connection_id id;

@@ -12,17 +12,6 @@ using namespace mqtt::broker;
 using namespace mqtt::broker::test;
 
 namespace {
-const auto v5 = protocol_version::v5;
-const auto v311 = protocol_version::v3_1_1;
-
-std::vector<std::string> payloads(const std::vector<mqtt::publish>& pubs)
-{
-    std::vector<std::string> r;
-    for (auto& p : pubs)
-        r.push_back(p.payload.str());
-    return r;
-}
-
 // Sends a CONNECT built by the test and returns what came back.
 std::vector<packet> connect_with(broker_fixture& b, fake_client& c, mqtt::connect pkt)
 {

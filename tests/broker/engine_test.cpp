@@ -8,19 +8,6 @@ using namespace mqtt;
 using namespace mqtt::broker;
 using namespace mqtt::broker::test;
 
-namespace {
-const auto v5 = protocol_version::v5;
-const auto v311 = protocol_version::v3_1_1;
-
-std::vector<std::string> payloads(const std::vector<mqtt::publish>& pubs)
-{
-    std::vector<std::string> r;
-    for (auto& p : pubs)
-        r.push_back(p.payload.str());
-    return r;
-}
-} // namespace
-
 TEST_CASE("Publish reaches subscribers at the lower of published and granted QoS [MQTT-3.8.4-8] [MQTT-3.8.4-6]",
     "[broker][routing][MQTT-3.8.4-8][MQTT-3.8.4-6][MQTT-3.3.5-1]")
 {
