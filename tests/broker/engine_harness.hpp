@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "mqtt/broker/engine.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/stream_decoder.hpp"
@@ -190,6 +192,18 @@ struct broker_fixture {
         return p;
     }
 };
+
+// What a refused CONNECT gets: exactly one packet, a CONNACK with `code`, and then
+// the connection is closed. Returns that CONNACK for further checks.
+inline const connack& require_refused(const fake_client& c, const std::vector<packet>& got, reason_code code)
+{
+    REQUIRE(got.size() == 1);
+    REQUIRE(std::holds_alternative<connack>(got[0]));
+    const auto& ack = std::get<connack>(got[0]);
+    CHECK(ack.code == code);
+    CHECK(c.closed);
+    return ack;
+}
 
 // A fresh directory under the system temp directory, removed with everything in it.
 struct temp_dir {
