@@ -193,6 +193,14 @@ struct broker_fixture {
     }
 };
 
+// CONNECT properties with a Session Expiry Interval.
+inline properties expiry(std::uint32_t seconds)
+{
+    properties p;
+    p.add(property_id::session_expiry_interval, seconds);
+    return p;
+}
+
 // What a refused CONNECT gets: exactly one packet, a CONNACK with `code`, and then
 // the connection is closed. Returns that CONNACK for further checks.
 inline const connack& require_refused(const fake_client& c, const std::vector<packet>& got, reason_code code)

@@ -29,13 +29,6 @@ mqtt::connect make_connect(protocol_version v, std::string id, bool clean = true
     c.keep_alive = 0;
     return c;
 }
-
-properties expiry(std::uint32_t seconds)
-{
-    properties p;
-    p.add(property_id::session_expiry_interval, seconds);
-    return p;
-}
 } // namespace
 
 TEST_CASE("Acknowledgments carry the packet identifier of the PUBLISH they answer "

@@ -23,12 +23,19 @@ std::unique_ptr<store> open_store(const temp_dir& dir)
     return st;
 }
 
-properties expiry(std::uint32_t seconds)
-{
-    properties p;
-    p.add(property_id::session_expiry_interval, seconds);
-    return p;
-}
+struct store_holder {
+    std::unique_ptr<store> st;
+};
+
+// One run of the broker on the store file in `dir`. Going out of scope without
+// shutdown() is a crash: the next run finds only what was committed.
+struct stored_broker : store_holder, persistent_fixture {
+    explicit stored_broker(const temp_dir& dir, wall_clock::time_point wall_now = w0, clock::time_point steady_now = s0,
+        engine_options o = {})
+        : store_holder{open_store(dir)}, persistent_fixture(*st, wall_now, steady_now, std::move(o))
+    {
+    }
+};
 
 // Connects a 5.0 client resuming its session (Clean Start 0, the given expiry).
 fake_client& resume(broker_fixture& f, const std::string& id, std::uint32_t seconds, bool* present = nullptr)
@@ -40,6 +47,14 @@ fake_client& resume(broker_fixture& f, const std::string& id, std::uint32_t seco
     return c;
 }
 
+// The persistent subscriber "sub" (1 h session expiry), subscribed to `filter` at `q`.
+fake_client& persistent_subscriber(broker_fixture& f, const std::string& filter, qos q)
+{
+    auto& sub = resume(f, "sub", 3600);
+    f.subscribe(sub, filter, {q});
+    return sub;
+}
+
 } // namespace
 
 TEST_CASE("Store: a QoS 1 PUBACK leaves only after the commit, and the message survives a crash for the offline "
@@ -49,10 +64,8 @@ TEST_CASE("Store: a QoS 1 PUBACK leaves only after the commit, and the message s
     temp_dir dir;
     bool committed = GENERATE(true, false);
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "t/#", {qos::at_least_once});
+        stored_broker f(dir);
+        auto& sub = persistent_subscriber(f, "t/#", qos::at_least_once);
         sub.drop(f.now);
         f.settle();
         auto& pub = f.connect(protocol_version::v5, "pub");
@@ -65,8 +78,7 @@ TEST_CASE("Store: a QoS 1 PUBACK leaves only after the commit, and the message s
             CHECK(pub.take_of<puback>().size() == 1);
         }
     } // crash: the engine goes without shutdown
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0 + std::chrono::seconds(10), s0 + std::chrono::hours(5));
+    stored_broker f(dir, w0 + std::chrono::seconds(10), s0 + std::chrono::hours(5));
     REQUIRE(f.e.find_session("sub"));
     bool present = false;
     auto& sub = resume(f, "sub", 3600, &present);
@@ -89,10 +101,8 @@ TEST_CASE("Store: an unacknowledged delivery is resent with DUP and its packet i
     temp_dir dir;
     std::uint16_t first_id = 0;
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "t/#", {qos::exactly_once});
+        stored_broker f(dir);
+        auto& sub = persistent_subscriber(f, "t/#", qos::exactly_once);
         auto& pub = f.connect(protocol_version::v5, "pub");
         pub.send(broker_fixture::msg("t/1", "one", qos::at_least_once, 1), f.now);
         pub.send(broker_fixture::msg("t/2", "two", qos::exactly_once, 2), f.now);
@@ -109,8 +119,7 @@ TEST_CASE("Store: an unacknowledged delivery is resent with DUP and its packet i
         f.settle();
     }
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0 + std::chrono::seconds(5), s0);
+        stored_broker f(dir, w0 + std::chrono::seconds(5));
         auto& sub = resume(f, "sub", 3600);
         auto got = sub.take_of<mqtt::publish>();
         REQUIRE(got.size() == 1);
@@ -120,8 +129,7 @@ TEST_CASE("Store: an unacknowledged delivery is resent with DUP and its packet i
         sub.send(puback{got[0].packet_id, reason_code::success, {}}, f.now);
         f.settle();
     }
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0 + std::chrono::seconds(9), s0);
+    stored_broker f(dir, w0 + std::chrono::seconds(9));
     auto& sub = resume(f, "sub", 3600);
     CHECK(sub.take_of<mqtt::publish>().empty());
     CHECK(sub.take_of<pubrel>().empty());
@@ -133,10 +141,8 @@ TEST_CASE("Store: a PUBREL awaiting its PUBCOMP is resent after a crash, the PUB
     temp_dir dir;
     std::uint16_t id = 0;
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "t/#", {qos::exactly_once});
+        stored_broker f(dir);
+        auto& sub = persistent_subscriber(f, "t/#", qos::exactly_once);
         auto& pub = f.connect(protocol_version::v5, "pub");
         pub.send(broker_fixture::msg("t/1", "x", qos::exactly_once, 4), f.now);
         f.settle();
@@ -147,8 +153,7 @@ TEST_CASE("Store: a PUBREL awaiting its PUBCOMP is resent after a crash, the PUB
         f.settle();
         REQUIRE(sub.take_of<pubrel>().size() == 1);
     }
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0, s0);
+    stored_broker f(dir);
     auto& sub = resume(f, "sub", 3600);
     CHECK(sub.take_of<mqtt::publish>().empty());
     auto rel = sub.take_of<pubrel>();
@@ -163,18 +168,15 @@ TEST_CASE("Store: a QoS 2 message PUBREC'd before a crash is not routed again wh
     temp_dir dir;
     auto resent = broker_fixture::msg("t/1", "once", qos::exactly_once, 7);
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "t/#", {qos::exactly_once});
+        stored_broker f(dir);
+        auto& sub = persistent_subscriber(f, "t/#", qos::exactly_once);
         sub.drop(f.now);
         auto& pub = resume(f, "pub", 3600);
         pub.send(resent, f.now);
         f.settle();
         REQUIRE(pub.take_of<pubrec>().size() == 1);
     }
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0 + std::chrono::seconds(3), s0);
+    stored_broker f(dir, w0 + std::chrono::seconds(3));
     bool present = false;
     auto& pub = resume(f, "pub", 3600, &present);
     CHECK(present);
@@ -198,8 +200,7 @@ TEST_CASE("Store: session expiry continues by wall clock across a restart", "[pe
 {
     temp_dir dir;
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
+        stored_broker f(dir);
         auto& c = resume(f, "c", 60);
         f.subscribe(c, "t", {qos::at_least_once});
         c.drop(f.now);
@@ -207,9 +208,8 @@ TEST_CASE("Store: session expiry continues by wall clock across a restart", "[pe
     }
     SECTION("restarted within the interval: kept until it ends")
     {
-        auto st = open_store(dir);
         // A different steady clock base: only the wall clock relates the two runs.
-        persistent_fixture f(*st, w0 + std::chrono::seconds(30), s0 + std::chrono::hours(100));
+        stored_broker f(dir, w0 + std::chrono::seconds(30), s0 + std::chrono::hours(100));
         f.advance(std::chrono::seconds(29));
         f.e.tick(f.now);
         CHECK(f.e.find_session("c"));
@@ -220,14 +220,12 @@ TEST_CASE("Store: session expiry continues by wall clock across a restart", "[pe
     }
     SECTION("restarted after the interval: gone at the first tick")
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0 + std::chrono::seconds(61), s0);
+        stored_broker f(dir, w0 + std::chrono::seconds(61));
         f.e.tick(f.now);
         CHECK_FALSE(f.e.find_session("c"));
         f.settle();
     }
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0 + std::chrono::seconds(62), s0);
+    stored_broker f(dir, w0 + std::chrono::seconds(62));
     CHECK(f.e.session_count() == 0);
 }
 
@@ -237,10 +235,8 @@ TEST_CASE("Store: retained and queued messages keep their Message Expiry Interva
 {
     temp_dir dir;
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "q/#", {qos::at_least_once});
+        stored_broker f(dir);
+        auto& sub = persistent_subscriber(f, "q/#", qos::at_least_once);
         sub.drop(f.now);
         auto& pub = f.connect(protocol_version::v5, "pub");
         auto retained = broker_fixture::msg("r/1", "kept", qos::at_least_once, 1, true);
@@ -257,8 +253,7 @@ TEST_CASE("Store: retained and queued messages keep their Message Expiry Interva
     }
     SECTION("60 s later: both there, with 40 s left")
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0 + std::chrono::seconds(60), s0 + std::chrono::hours(9));
+        stored_broker f(dir, w0 + std::chrono::seconds(60), s0 + std::chrono::hours(9));
         auto& sub = resume(f, "sub", 3600);
         auto got = sub.take_of<mqtt::publish>();
         REQUIRE(got.size() == 2);
@@ -275,8 +270,7 @@ TEST_CASE("Store: retained and queued messages keep their Message Expiry Interva
     }
     SECTION("101 s later: both expired")
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0 + std::chrono::seconds(101), s0);
+        stored_broker f(dir, w0 + std::chrono::seconds(101));
         auto& sub = resume(f, "sub", 3600);
         auto got = sub.take_of<mqtt::publish>();
         REQUIRE(got.size() == 1);
@@ -294,8 +288,7 @@ TEST_CASE("Store: 3.1.1 sessions with Clean Session 0 survive a restart with the
 {
     temp_dir dir;
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
+        stored_broker f(dir);
         auto& keep = f.connect(protocol_version::v3_1_1, "keep", false);
         f.subscribe(keep, "a/+", {qos::at_least_once});
         f.subscribe(keep, "b", {qos::at_least_once});
@@ -304,8 +297,7 @@ TEST_CASE("Store: 3.1.1 sessions with Clean Session 0 survive a restart with the
         f.subscribe(clean, "a/+", {qos::at_least_once});
         f.settle();
     }
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0, s0);
+    stored_broker f(dir);
     CHECK(f.e.session_count() == 1);
     CHECK(f.e.subscription_count() == 1);
     auto& pub = f.connect(protocol_version::v3_1_1, "pub");
@@ -324,8 +316,7 @@ TEST_CASE("Store: subscription options and identifiers, username and will surviv
 {
     temp_dir dir;
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
+        stored_broker f(dir);
         mqtt::will w;
         w.topic = buffer("status/c");
         w.payload = buffer("offline");
@@ -336,8 +327,7 @@ TEST_CASE("Store: subscription options and identifiers, username and will surviv
         f.subscribe(c, "x/#", {qos::exactly_once, true, false, retain_handling::send_on_subscribe}, id);
         f.settle();
     } // crashed while the client was connected: its will goes out after the restart
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0, s0);
+    stored_broker f(dir);
     auto& watcher = f.connect(protocol_version::v5, "watcher");
     f.subscribe(watcher, "status/#", {qos::at_least_once});
     f.e.tick(f.now);
@@ -369,10 +359,8 @@ TEST_CASE("Store: a queue written over several commits, partly sent and acknowle
         }
     };
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "t/#", {qos::at_least_once});
+        stored_broker f(dir);
+        auto& sub = persistent_subscriber(f, "t/#", qos::at_least_once);
         sub.drop(f.now);
         auto& pub = f.connect(protocol_version::v5, "pub");
         publish(f, pub, 1, 5);
@@ -386,13 +374,11 @@ TEST_CASE("Store: a queue written over several commits, partly sent and acknowle
         publish(f, pub, 6, 7);
     }
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0);
+        stored_broker f(dir);
         auto& pub = f.connect(protocol_version::v5, "pub");
         publish(f, pub, 8, 8); // appended after the restored queue
     }
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0, s0);
+    stored_broker f(dir);
     auto& sub = resume(f, "sub", 3600);
     auto got = sub.take_of<mqtt::publish>();
     REQUIRE(got.size() == 6);
@@ -410,10 +396,8 @@ TEST_CASE("Store: a long queue is appended to between whole comparisons, after a
     engine_options o;
     o.max_inflight = 10;
     {
-        auto st = open_store(dir);
-        persistent_fixture f(*st, w0, s0, o);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "t/#", {qos::at_least_once});
+        stored_broker f(dir, w0, s0, o);
+        auto& sub = persistent_subscriber(f, "t/#", qos::at_least_once);
         auto& pub = f.connect(protocol_version::v5, "pub");
         // 200 messages, one commit each, while the subscriber does not acknowledge:
         // 10 in flight, the rest queued (appended, not compared, once past 64).
@@ -434,8 +418,7 @@ TEST_CASE("Store: a long queue is appended to between whole comparisons, after a
         pub.send(broker_fixture::msg("t/201", "201", qos::at_least_once, 201), f.now);
         f.settle(); // now compared whole: the first 10 are gone from the store
     }
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0, s0, o);
+    stored_broker f(dir, w0, s0, o);
     auto& sub = resume(f, "sub", 3600);
     std::vector<mqtt::publish> all;
     for (int round = 0; round < 30; ++round) {
@@ -458,10 +441,8 @@ TEST_CASE("Store: before the commit a QoS 1 PUBLISH already goes to the subscrib
     "[persistence][unit]")
 {
     temp_dir dir;
-    auto st = open_store(dir);
-    persistent_fixture f(*st, w0, s0);
-    auto& sub = resume(f, "sub", 3600);
-    f.subscribe(sub, "t/#", {qos::exactly_once});
+    stored_broker f(dir);
+    auto& sub = persistent_subscriber(f, "t/#", qos::exactly_once);
     auto& pub = f.connect(protocol_version::v5, "pub");
 
     pub.send(broker_fixture::msg("t/1", "one", qos::at_least_once, 1), f.now);
@@ -523,8 +504,7 @@ TEST_CASE("Store: while commits fail the PUBACK is held, and it goes out once a 
     flaky_store st;
     {
         persistent_fixture f(st, w0, s0);
-        auto& sub = resume(f, "sub", 3600);
-        f.subscribe(sub, "t/#", {qos::at_least_once});
+        auto& sub = persistent_subscriber(f, "t/#", qos::at_least_once);
         sub.drop(f.now);
         f.settle();
         auto& pub = f.connect(protocol_version::v5, "pub");
