@@ -131,21 +131,37 @@ P expect(raw_broker& b)
     return std::get<P>(std::move(*p));
 }
 
-} // namespace
-
-TEST_CASE("Durable ordering: a QoS 1/2 PUBLISH and its PUBREL leave only after the state is saved", "[client][store][ordering]")
-{
+// A client with a watching store on the raw broker; connect() completes CONNECT /
+// CONNACK, and from then on the store sees what the broker has not read yet.
+struct ordering_fixture {
     net::io_context ioc;
     raw_broker b{ioc};
-    auto store = std::make_shared<watching_store>();
-    client c(ioc.get_executor(), options(b.acceptor.local_endpoint().port(), store));
-    bool connected = false;
-    c.async_connect([&](std::error_code ec, connack) { connected = !ec; });
-    REQUIRE(b.accept());
-    store->broker = &b.socket;
-    (void)expect<mqtt::connect>(b);
-    b.send(connack{});
-    REQUIRE(b.run_until([&] { return connected; }));
+    std::shared_ptr<watching_store> store = std::make_shared<watching_store>();
+    client c{ioc.get_executor(), options(b.acceptor.local_endpoint().port(), store)};
+
+    void connect()
+    {
+        bool connected = false;
+        c.async_connect([&](std::error_code ec, connack) { connected = !ec; });
+        REQUIRE(b.accept());
+        store->broker = &b.socket;
+        (void)expect<mqtt::connect>(b);
+        b.send(connack{});
+        REQUIRE(b.run_until([&] { return connected; }));
+    }
+
+    void stop()
+    {
+        c.stop();
+        b.settle();
+    }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(ordering_fixture, "Durable ordering: a QoS 1/2 PUBLISH and its PUBREL leave only after the state is saved", "[client][store][ordering]")
+{
+    connect();
 
     c.async_publish("t/1", "one", qos::at_least_once, [](std::error_code, publish_result) {});
     c.async_publish("t/2", "two", qos::exactly_once, [](std::error_code, publish_result) {});
@@ -170,25 +186,14 @@ TEST_CASE("Durable ordering: a QoS 1/2 PUBLISH and its PUBREL leave only after t
     b.send(pubcomp{p2.packet_id, reason_code::success, {}});
     REQUIRE(b.run_until([&] { return store->saves.back().first.outgoing.empty(); }));
     CHECK(store->late_saves() == 0);
-    c.stop();
-    b.settle();
+    stop();
 }
 
-TEST_CASE("Durable ordering: a received QoS 2 id is saved before its PUBREC leaves", "[client][store][ordering][MQTT-4.3.3-9]")
+TEST_CASE_METHOD(ordering_fixture, "Durable ordering: a received QoS 2 id is saved before its PUBREC leaves", "[client][store][ordering][MQTT-4.3.3-9]")
 {
-    net::io_context ioc;
-    raw_broker b{ioc};
-    auto store = std::make_shared<watching_store>();
-    client c(ioc.get_executor(), options(b.acceptor.local_endpoint().port(), store));
-    bool connected = false;
     int delivered = 0;
     c.set_message_handler([&](mqtt::publish) { ++delivered; });
-    c.async_connect([&](std::error_code ec, connack) { connected = !ec; });
-    REQUIRE(b.accept());
-    store->broker = &b.socket;
-    (void)expect<mqtt::connect>(b);
-    b.send(connack{});
-    REQUIRE(b.run_until([&] { return connected; }));
+    connect();
 
     mqtt::publish in;
     in.topic = buffer("in");
@@ -207,23 +212,12 @@ TEST_CASE("Durable ordering: a received QoS 2 id is saved before its PUBREC leav
     (void)expect<pubcomp>(b);
     CHECK(store->late_saves() == 0);
     CHECK(store->saves.back().first.qos2_received.empty());
-    c.stop();
-    b.settle();
+    stop();
 }
 
-TEST_CASE("Durable ordering: a burst of publishes shares one save", "[client][store][ordering]")
+TEST_CASE_METHOD(ordering_fixture, "Durable ordering: a burst of publishes shares one save", "[client][store][ordering]")
 {
-    net::io_context ioc;
-    raw_broker b{ioc};
-    auto store = std::make_shared<watching_store>();
-    client c(ioc.get_executor(), options(b.acceptor.local_endpoint().port(), store));
-    bool connected = false;
-    c.async_connect([&](std::error_code ec, connack) { connected = !ec; });
-    REQUIRE(b.accept());
-    store->broker = &b.socket;
-    (void)expect<mqtt::connect>(b);
-    b.send(connack{});
-    REQUIRE(b.run_until([&] { return connected; }));
+    connect();
     const auto before = store->saves.size();
     for (int i = 0; i < 100; ++i)
         c.async_publish("t", std::to_string(i), qos::at_least_once, [](std::error_code, publish_result) {});
@@ -234,6 +228,5 @@ TEST_CASE("Durable ordering: a burst of publishes shares one save", "[client][st
     CHECK(store->saves.size() - before == 1);
     CHECK(store->saves.back().first.outgoing.size() == 100);
     CHECK(store->late_saves() == 0);
-    c.stop();
-    b.settle();
+    stop();
 }
