@@ -83,6 +83,35 @@ bool durable(const std::string& out)
     return out.find("STORE durable") != std::string::npos;
 }
 
+// Reports the figures of one kill scenario. They are asserted (see
+// check_delivered) only against our broker and with a durable store in every
+// client process that ran.
+std::vector<table_row> report_kills(const char* scenario, broker_kind kind, mqtt::protocol_version v, ledger& book,
+    int kills, bool asserted)
+{
+    std::vector<table_row> rows;
+    const std::string note = kind == broker_kind::mosquitto ? "report only"
+        : asserted                                          ? "durable client store"
+                                                            : "report only: no durable client store";
+    for (int q : {1, 2})
+        rows.push_back({scenario, broker_name(kind), v == mqtt::protocol_version::v5 ? "5.0" : "3.1.1", q, book.count(q),
+            0, static_cast<std::uint64_t>(kills), note});
+    report(rows);
+    return rows;
+}
+
+// QoS 1 lost nothing, QoS 2 lost, duplicated and reordered nothing.
+void check_delivered(ledger& book, bool delivered)
+{
+    INFO("QoS 1 sample:" << book.sample(1) << "\nQoS 2 sample:" << book.sample(2));
+    CHECK(delivered);
+    auto q1 = book.count(1), q2 = book.count(2);
+    CHECK(q1.lost == 0);
+    CHECK(q2.lost == 0);
+    CHECK(q2.duplicated == 0);
+    CHECK(q2.reordered == 0);
+}
+
 std::vector<table_row> run_publisher_kill(broker_kind kind, mqtt::protocol_version v)
 {
     broker_process broker(kind, false);
@@ -130,26 +159,12 @@ std::vector<table_row> run_publisher_kill(broker_kind kind, mqtt::protocol_versi
     bool delivered = subs.wait_delivered(20s);
     std::this_thread::sleep_for(300ms);
 
-    std::vector<table_row> rows;
     const bool asserted = kind == broker_kind::ours && all_durable;
-    const std::string note = kind == broker_kind::mosquitto ? "report only"
-        : asserted                                          ? "durable client store"
-                                                            : "report only: no durable client store";
-    for (int q : {1, 2})
-        rows.push_back({"publisher SIGKILL", broker_name(kind), v == mqtt::protocol_version::v5 ? "5.0" : "3.1.1", q,
-            book.count(q), 0, static_cast<std::uint64_t>(kills), note});
-    report(rows);
+    auto rows = report_kills("publisher SIGKILL", kind, v, book, kills, asserted);
     INFO("publisher output: " << pub->out() << pub->err());
     CHECK(finished); // the publisher always comes to an end
-    if (!asserted)
-        return rows;
-    INFO("QoS 1 sample:" << book.sample(1) << "\nQoS 2 sample:" << book.sample(2));
-    CHECK(delivered);
-    auto q1 = book.count(1), q2 = book.count(2);
-    CHECK(q1.lost == 0);
-    CHECK(q2.lost == 0);
-    CHECK(q2.duplicated == 0);
-    CHECK(q2.reordered == 0);
+    if (asserted)
+        check_delivered(book, delivered);
     return rows;
 }
 
@@ -232,27 +247,13 @@ std::vector<table_row> run_subscriber_kill(broker_kind kind, mqtt::protocol_vers
     read_subscriber(sub->out(), 0, book);
     bool delivered = book.complete();
 
-    std::vector<table_row> rows;
     const bool asserted = kind == broker_kind::ours && all_durable;
-    const std::string note = kind == broker_kind::mosquitto ? "report only"
-        : asserted                                          ? "durable client store"
-                                                            : "report only: no durable client store";
-    for (int q : {1, 2})
-        rows.push_back({"subscriber SIGKILL", broker_name(kind), v == mqtt::protocol_version::v5 ? "5.0" : "3.1.1", q,
-            book.count(q), 0, static_cast<std::uint64_t>(kills), note});
-    report(rows);
+    auto rows = report_kills("subscriber SIGKILL", kind, v, book, kills, asserted);
     CHECK(published);
     if (kind == broker_kind::ours)
         CHECK(kills >= 1); // the proxy saw a PUBREL and the kill happened
-    if (!asserted)
-        return rows;
-    INFO("QoS 1 sample:" << book.sample(1) << "\nQoS 2 sample:" << book.sample(2));
-    CHECK(delivered);
-    auto q1 = book.count(1), q2 = book.count(2);
-    CHECK(q1.lost == 0);
-    CHECK(q2.lost == 0);
-    CHECK(q2.duplicated == 0);
-    CHECK(q2.reordered == 0);
+    if (asserted)
+        check_delivered(book, delivered);
     return rows;
 }
 
