@@ -219,14 +219,9 @@ public:
     {
         out = {};
         std::map<std::string, std::size_t> index;
-        {
-            statement q;
-            if (!q.prepare(db_, "SELECT client_id, version, username, expiry_interval, expires_at, connected, will,"
-                                " will_delay, will_at, saved_at, state FROM sessions"))
-                return load_failure("cannot read", error);
-            int rc;
-            while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
-                auto* s = q.get();
+        auto ec = each_row("SELECT client_id, version, username, expiry_interval, expires_at, connected, will,"
+                           " will_delay, will_at, saved_at, state FROM sessions",
+            error, [&](sqlite3_stmt* s) -> std::error_code {
                 stored_session ss;
                 ss.client_id = column_text(s, 0);
                 auto v = sqlite3_column_int64(s, 1);
@@ -253,39 +248,29 @@ public:
                 ss.state = std::move(*st);
                 index[ss.client_id] = out.sessions.size();
                 out.sessions.push_back(std::move(ss));
-            }
-            if (rc != SQLITE_DONE)
-                return load_failure("cannot read", error);
-        }
-        {
-            statement q;
-            if (!q.prepare(db_, "SELECT client_id, filter, options, subscription_id FROM subscriptions ORDER BY client_id"))
-                return load_failure("cannot read", error);
-            int rc;
-            while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
-                auto* s = q.get();
+                return {};
+            });
+        if (ec)
+            return ec;
+        ec = each_row("SELECT client_id, filter, options, subscription_id FROM subscriptions ORDER BY client_id", error,
+            [&](sqlite3_stmt* s) -> std::error_code {
                 auto it = index.find(column_text(s, 0));
                 if (it == index.end())
-                    continue; // left behind by nothing we write; harmless
+                    return {}; // left behind by nothing we write; harmless
                 auto o = unpack_options(sqlite3_column_int64(s, 2));
                 if (!o)
                     return bad_row("a subscription of '" + it->first + "' has invalid options", error);
                 out.sessions[it->second].subscriptions.push_back(
                     {column_text(s, 1), *o, static_cast<std::uint32_t>(sqlite3_column_int64(s, 3))});
-            }
-            if (rc != SQLITE_DONE)
-                return load_failure("cannot read", error);
-        }
-        {
-            statement q;
-            if (!q.prepare(db_, "SELECT client_id, seq, message, written_at FROM queue ORDER BY client_id, seq"))
-                return load_failure("cannot read", error);
-            int rc;
-            while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
-                auto* s = q.get();
+                return {};
+            });
+        if (ec)
+            return ec;
+        ec = each_row("SELECT client_id, seq, message, written_at FROM queue ORDER BY client_id, seq", error,
+            [&](sqlite3_stmt* s) -> std::error_code {
                 auto it = index.find(column_text(s, 0));
                 if (it == index.end())
-                    continue;
+                    return {};
                 stored_queued m;
                 m.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
                 auto msg = decode_message(column_blob(s, 2));
@@ -294,30 +279,21 @@ public:
                 m.msg = std::move(*msg);
                 m.written_at = sqlite3_column_int64(s, 3);
                 out.sessions[it->second].queue.push_back(std::move(m));
-            }
-            if (rc != SQLITE_DONE)
-                return load_failure("cannot read", error);
-        }
-        {
-            statement q;
-            if (!q.prepare(db_, "SELECT topic, message, stored_at FROM retained"))
-                return load_failure("cannot read", error);
-            int rc;
-            while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
-                auto* s = q.get();
-                stored_retained r;
-                r.topic = column_text(s, 0);
-                auto m = decode_message(column_blob(s, 1));
-                if (!m)
-                    return bad_row("the retained message of '" + r.topic + "' does not decode", error);
-                r.msg = std::move(*m);
-                r.stored_at = sqlite3_column_int64(s, 2);
-                out.retained.push_back(std::move(r));
-            }
-            if (rc != SQLITE_DONE)
-                return load_failure("cannot read", error);
-        }
-        return {};
+                return {};
+            });
+        if (ec)
+            return ec;
+        return each_row("SELECT topic, message, stored_at FROM retained", error, [&](sqlite3_stmt* s) -> std::error_code {
+            stored_retained r;
+            r.topic = column_text(s, 0);
+            auto m = decode_message(column_blob(s, 1));
+            if (!m)
+                return bad_row("the retained message of '" + r.topic + "' does not decode", error);
+            r.msg = std::move(*m);
+            r.stored_at = sqlite3_column_int64(s, 2);
+            out.retained.push_back(std::move(r));
+            return {};
+        });
     }
 
     std::error_code begin() override
@@ -439,6 +415,23 @@ public:
 
 private:
     bool exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+
+    // Runs a query of load() and hands each row to `row`, which returns an error
+    // to stop (a corrupt row); a failed read is a load_failure.
+    template <class Row>
+    std::error_code each_row(const char* sql, std::string& error, Row&& row)
+    {
+        statement q;
+        if (!q.prepare(db_, sql))
+            return load_failure("cannot read", error);
+        int rc;
+        while ((rc = sqlite3_step(q.get())) == SQLITE_ROW)
+            if (auto ec = row(q.get()))
+                return ec;
+        if (rc != SQLITE_DONE)
+            return load_failure("cannot read", error);
+        return {};
+    }
 
     // The first column of the first row, as text.
     bool query_text(const char* sql, std::string& out)
