@@ -29,7 +29,9 @@ struct engine::connection_state {
     bool dirty = false;
     // With a store: output held for the next group, then per group until committed.
     write_batch staged;
-    std::deque<std::pair<std::uint64_t, write_batch>> waiting;
+    // A vector, not a deque: libstdc++'s deque allocates 576 bytes even when empty,
+    // which every idle connection would pay; there are only a few groups here.
+    std::vector<std::pair<std::uint64_t, write_batch>> waiting;
     bool close_pending = false; // close once the held output is out
     std::error_code end_reason; // why we disconnect it (for the log), when the core's close has none
     bool ended = false;
@@ -819,12 +821,12 @@ void engine::group_committed(std::uint64_t id)
         auto* c = find(cid);
         if (!c)
             continue;
-        bool released = false;
-        while (!c->waiting.empty() && c->waiting.front().first <= committed_group_) {
-            c->out.batch.splice(std::move(c->waiting.front().second));
-            c->waiting.pop_front();
-            released = true;
+        std::size_t released = 0;
+        while (released < c->waiting.size() && c->waiting[released].first <= committed_group_) {
+            c->out.batch.splice(std::move(c->waiting[released].second));
+            ++released;
         }
+        c->waiting.erase(c->waiting.begin(), c->waiting.begin() + static_cast<std::ptrdiff_t>(released));
         if (released)
             mark(*c);
         if (!c->waiting.empty())

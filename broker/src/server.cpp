@@ -89,6 +89,7 @@ struct server::impl {
         asio::steady_timer connect_timer;
         bool writing = false;
         bool closed = false;
+        bool connect_seen = false; // CONNECT accepted: the connect timer is gone
         // Under mu: what the engine asked for since the last flush().
         bool flush_queued = false;
         std::optional<clock::time_point> keep_alive_at;
@@ -366,11 +367,16 @@ struct server::impl {
     void on_input(connection& c, std::string_view bytes)
     {
         ready_list ready;
+        bool connected_now = false;
         {
             std::lock_guard lock(mu);
             eng.received(c.id, bytes, clock::now());
+            if (!c.connect_seen && eng.has_session(c.id))
+                c.connect_seen = connected_now = true;
             after_input_locked(ready);
         }
+        if (connected_now)
+            c.connect_timer.cancel(); // frees its pending wait: idle connections stay small
         flush_all(ready);
     }
 

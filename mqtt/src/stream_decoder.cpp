@@ -153,6 +153,13 @@ std::optional<result<packet>> stream_decoder::next()
     }
     if (pending_)
         return fail(pending_);
+    if (begin_ == end_ && chunk_) {
+        // Everything fed has been returned: hand the chunk to the packets still
+        // viewing it (or free it), so a quiet connection holds no buffer. The
+        // next feed allocates one sized for what it brings.
+        chunk_.reset();
+        capacity_ = begin_ = end_ = scan_ = 0;
+    }
     return std::nullopt;
 }
 

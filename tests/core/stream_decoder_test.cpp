@@ -346,3 +346,21 @@ TEST_CASE("Stream decoder: decode errors surface with their reason code", "[stre
     d.feed(b({0x30, 0x06, 0x00, 0x03}) + "a/+" + b({0x00})); // wildcard in a Topic Name
     CHECK(next_error(d) == reason_code::topic_name_invalid);
 }
+
+TEST_CASE("Stream decoder: holds no buffer once every packet fed is taken, and packets outlive it", "[stream]")
+{
+    stream_decoder d(max_packet_size, v3);
+    const auto bytes = codec_test::encode_ok(make_publish("idle/topic", "payload kept by the packet"), v3);
+    d.feed(std::string_view(bytes).substr(0, 7)); // a packet not complete yet
+    CHECK_FALSE(d.next().has_value());
+    CHECK(d.held_capacity() > 0);
+    d.feed(std::string_view(bytes).substr(7));
+    auto got = drain(d);
+    REQUIRE(got.size() == 1);
+    CHECK(d.held_capacity() == 0); // a quiet connection costs no receive buffer
+    CHECK(std::get<publish>(got[0]).payload == "payload kept by the packet");
+    d.feed(bytes); // and decoding goes on with a fresh chunk
+    auto again = drain(d);
+    REQUIRE(again.size() == 1);
+    CHECK(std::get<publish>(again[0]) == std::get<publish>(got[0]));
+}

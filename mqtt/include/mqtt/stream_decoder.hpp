@@ -38,6 +38,9 @@ public:
 
     // Bytes fed but not yet returned as packets.
     std::size_t buffered() const noexcept { return end_ - begin_; }
+    // Bytes of receive buffer it holds: 0 once next() has returned every packet
+    // fed and then nullopt (an idle connection holds none).
+    std::size_t held_capacity() const noexcept { return capacity_; }
     // Drops everything buffered and clears a previous error (for a new connection).
     void reset() noexcept;
 
