@@ -2,10 +2,13 @@
 // reports the rate and the CPU time spent; same workload as mosquitto-client-bench.
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <functional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "bench_args.hpp"
 #include "mqtt/client/client.hpp"
@@ -33,22 +36,32 @@ int main(int argc, char** argv)
     bool connected = false, pumping = false;
     double t0 = 0, cpu0 = 0, elapsed = 0, cpu = 0;
 
-    // Keeps `window` publishes outstanding; re-entered from completions.
+    // Gives up after 120 s, as mosquitto-client-bench does.
+    boost::asio::steady_timer deadline(ioc, std::chrono::seconds(120));
+    auto finish = [&] {
+        elapsed = bench_now() - t0;
+        cpu = bench_cpu() - cpu0;
+        deadline.cancel();
+    };
+    // Keeps `window` publishes outstanding; re-entered from completions. The
+    // first error ends the run: a client that lost its connection for good would
+    // hold further publishes in its offline queue.
     std::function<void()> pump = [&] {
         if (pumping)
             return;
         pumping = true;
-        while (published < a.count && published - completed < a.window) {
+        while (errors == 0 && published < a.count && published - completed < a.window) {
             ++published;
             c.async_publish(a.topic, payload, q, [&](std::error_code ec, mqtt::publish_result) {
                 ++completed;
-                if (ec)
-                    ++errors;
-                if (completed == a.count) {
-                    elapsed = bench_now() - t0;
-                    cpu = bench_cpu() - cpu0;
+                if (ec && errors++ == 0) {
+                    std::fprintf(stderr, "mqtt-client-bench: publish: %s\n", ec.message().c_str());
+                    finish();
+                    c.stop();
+                } else if (completed == a.count) {
+                    finish();
                     c.async_disconnect([&](std::error_code) { c.stop(); });
-                } else {
+                } else if (errors == 0) {
                     pump();
                 }
             });
@@ -64,6 +77,14 @@ int main(int argc, char** argv)
         connected = true;
         t0 = bench_now();
         cpu0 = bench_cpu();
+        deadline.async_wait([&](boost::system::error_code e) {
+            if (e)
+                return;
+            std::fputs("mqtt-client-bench: not done within 120 s\n", stderr);
+            ++errors;
+            finish();
+            c.stop();
+        });
         pump();
     });
     ioc.run();

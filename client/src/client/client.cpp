@@ -1,7 +1,9 @@
-// The public handle: every call is posted to the strand, where client_impl runs.
+// The public handle: every call is queued for the strand, where client_impl runs.
 #include "mqtt/client/client.hpp"
 
-#include <boost/asio/post.hpp>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "client_impl.hpp"
 
@@ -9,11 +11,13 @@ namespace mqtt {
 
 namespace {
 
+constexpr std::size_t shared_holder_limit = 1024;
+
+// Runs f(impl) on the strand, in the order of the calls (see client_impl::submit).
 template <class F>
 void on_strand(const std::shared_ptr<detail::client_impl>& impl, F&& f)
 {
-    auto strand = impl->strand();
-    boost::asio::post(strand, std::forward<F>(f));
+    impl->submit(std::forward<F>(f));
 }
 
 } // namespace
@@ -48,29 +52,33 @@ client::executor_type client::get_executor() const noexcept
 
 void client::stop()
 {
-    on_strand(impl_, [impl = impl_] { impl->stop(); });
+    on_strand(impl_, [](detail::client_impl& self) { self.stop(); });
 }
 
 void client::set_message_handler(std::function<void(publish)> handler)
 {
-    on_strand(impl_, [impl = impl_, h = std::move(handler)]() mutable { impl->set_message_handler(std::move(h)); });
+    on_strand(impl_, [h = std::move(handler)](detail::client_impl& self) mutable {
+        self.set_message_handler(std::move(h));
+    });
 }
 
 void client::set_event_handler(std::function<void(const connection_event&)> handler)
 {
-    on_strand(impl_, [impl = impl_, h = std::move(handler)]() mutable { impl->set_event_handler(std::move(h)); });
+    on_strand(impl_, [h = std::move(handler)](detail::client_impl& self) mutable {
+        self.set_event_handler(std::move(h));
+    });
 }
 
 void client::acknowledge(const publish& msg, reason_code code, properties props)
 {
-    on_strand(impl_, [impl = impl_, id = msg.packet_id, q = msg.qos, code, p = std::move(props)]() mutable {
-        impl->acknowledge(id, q, code, std::move(p));
+    on_strand(impl_, [id = msg.packet_id, q = msg.qos, code, p = std::move(props)](detail::client_impl& self) mutable {
+        self.acknowledge(id, q, code, std::move(p));
     });
 }
 
 void client::reauthenticate(properties props)
 {
-    on_strand(impl_, [impl = impl_, p = std::move(props)]() mutable { impl->reauthenticate(std::move(p)); });
+    on_strand(impl_, [p = std::move(props)](detail::client_impl& self) mutable { self.reauthenticate(std::move(p)); });
 }
 
 bool client::is_connected() const noexcept
@@ -81,8 +89,16 @@ bool client::is_connected() const noexcept
 publish client::make_message(std::string topic, std::string payload, qos q, bool retain, properties props)
 {
     publish msg;
-    msg.topic = buffer(std::move(topic));
-    msg.payload = buffer(std::move(payload));
+    if (payload.size() <= shared_holder_limit) {
+        // One allocation holds both strings. Not for large payloads: the session
+        // may keep the topic (topic aliases) long after the payload is sent.
+        auto both = std::make_shared<const std::pair<std::string, std::string>>(std::move(topic), std::move(payload));
+        msg.topic = buffer(both, both->first);
+        msg.payload = buffer(both, both->second);
+    } else {
+        msg.topic = buffer(std::move(topic));
+        msg.payload = buffer(std::move(payload));
+    }
     msg.qos = q;
     msg.retain = retain;
     msg.props = std::move(props);
@@ -91,39 +107,37 @@ publish client::make_message(std::string topic, std::string payload, qos q, bool
 
 void client::start_connect(std::shared_ptr<detail::client_impl> impl, connect_handler handler)
 {
-    on_strand(impl, [impl, h = std::move(handler)]() mutable { impl->connect(std::move(h)); });
+    on_strand(impl, [h = std::move(handler)](detail::client_impl& self) mutable { self.connect(std::move(h)); });
 }
 
-void client::start_publish(std::shared_ptr<detail::client_impl> impl, publish msg, publish_handler handler)
+void client::start_publish(std::shared_ptr<detail::client_impl> impl, publish msg, publish_handler handler, bool local)
 {
-    on_strand(impl, [impl, m = std::move(msg), h = std::move(handler)]() mutable {
-        impl->publish(std::move(m), std::move(h));
-    });
+    impl->submit_publish(std::move(msg), std::move(handler), local);
 }
 
 void client::start_subscribe(std::shared_ptr<detail::client_impl> impl, subscribe pkt, subscribe_handler handler)
 {
-    on_strand(impl, [impl, p = std::move(pkt), h = std::move(handler)]() mutable {
-        impl->subscribe(std::move(p), std::move(h));
+    on_strand(impl, [p = std::move(pkt), h = std::move(handler)](detail::client_impl& self) mutable {
+        self.subscribe(std::move(p), std::move(h));
     });
 }
 
 void client::start_unsubscribe(std::shared_ptr<detail::client_impl> impl, unsubscribe pkt, unsubscribe_handler handler)
 {
-    on_strand(impl, [impl, p = std::move(pkt), h = std::move(handler)]() mutable {
-        impl->unsubscribe(std::move(p), std::move(h));
+    on_strand(impl, [p = std::move(pkt), h = std::move(handler)](detail::client_impl& self) mutable {
+        self.unsubscribe(std::move(p), std::move(h));
     });
 }
 
 void client::start_receive(std::shared_ptr<detail::client_impl> impl, receive_handler handler)
 {
-    on_strand(impl, [impl, h = std::move(handler)]() mutable { impl->receive(std::move(h)); });
+    on_strand(impl, [h = std::move(handler)](detail::client_impl& self) mutable { self.receive(std::move(h)); });
 }
 
 void client::start_disconnect(std::shared_ptr<detail::client_impl> impl, disconnect pkt, disconnect_handler handler)
 {
-    on_strand(impl, [impl, p = std::move(pkt), h = std::move(handler)]() mutable {
-        impl->disconnect(std::move(p), std::move(h));
+    on_strand(impl, [p = std::move(pkt), h = std::move(handler)](detail::client_impl& self) mutable {
+        self.disconnect(std::move(p), std::move(h));
     });
 }
 

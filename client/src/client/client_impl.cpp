@@ -1,6 +1,7 @@
 #include "client_impl.hpp"
 
 #include <algorithm>
+#include <exception>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -21,6 +22,9 @@ using namespace std::chrono_literals;
 // How long a closing connection may take to write its last bytes (DISCONNECT)
 // and see the broker close its side.
 constexpr auto close_grace = 1000ms;
+
+// Calls that one strand turn runs (see drain()).
+constexpr std::size_t max_calls_per_turn = 1024;
 
 clock::time_point now() { return clock::now(); }
 
@@ -103,16 +107,105 @@ pending<Handler> client_impl::track(Handler h)
     auto ex = boost::asio::get_associated_executor(h, strand_);
     boost::asio::any_completion_executor work =
         boost::asio::prefer(ex, boost::asio::execution::outstanding_work.tracked);
-    return {std::move(h), std::move(work)};
+    return {std::move(h), std::move(work), false};
+}
+
+template <class Handler>
+pending<Handler> client_impl::track_local(Handler h)
+{
+    if (local_pending_++ == 0)
+        local_work_.emplace(boost::asio::prefer(strand_, boost::asio::execution::outstanding_work.tracked));
+    return {std::move(h), {}, true};
 }
 
 template <class Handler, class... Args>
 void client_impl::complete(pending<Handler> p, Args&&... args)
 {
+    // We run on the strand, never inside the initiating call (every call is
+    // queued): handlers may run inline on their executor.
+    if (p.local) {
+        if (--local_pending_ == 0)
+            local_work_.reset();
+        std::move(p.handler)(std::forward<Args>(args)...);
+        return;
+    }
     auto work = std::move(p.work);
-    // We run on the strand, never inside the initiating call (every call is posted):
-    // handlers may run inline on their executor.
     boost::asio::dispatch(strand_, boost::asio::append(std::move(p.handler), std::forward<Args>(args)...));
+}
+
+void client_impl::complete_written(std::vector<pending<client::publish_handler>>& done, std::error_code ec)
+{
+    if (done.empty())
+        return;
+    auto waiters = std::move(done);
+    done.clear();
+    for (auto& w : waiters)
+        complete(std::move(w), ec, publish_result{ec ? reason_code::unspecified_error : reason_code::success, {}});
+    if (done.empty()) {
+        waiters.clear();
+        done.swap(waiters); // keep the capacity
+    }
+}
+
+// ---------------------------------------------------------------- submission
+
+void client_impl::submit_publish(mqtt::publish msg, client::publish_handler h, bool local)
+{
+    // Constructed, not assigned: Boost 1.81's any_completion_handler move
+    // assignment wraps the handler in another one instead of moving it.
+    enqueue(queued_call{std::move(msg), std::move(h), nullptr, local});
+}
+
+void client_impl::enqueue(queued_call r)
+{
+    {
+        std::lock_guard lock(submit_mutex_);
+        submitted_.push_back(std::move(r));
+        if (drain_posted_)
+            return;
+        drain_posted_ = true;
+    }
+    boost::asio::post(strand_, [self = shared_from_this()] { self->drain(); });
+}
+
+void client_impl::drain()
+{
+    if (drain_pos_ == draining_.size()) {
+        draining_.clear();
+        drain_pos_ = 0;
+        std::lock_guard lock(submit_mutex_);
+        draining_.swap(submitted_);
+        drain_posted_ = false;
+    }
+    struct turn {
+        client_impl& impl;
+        ~turn()
+        {
+            impl.batching_ = false;
+            if (impl.drain_pos_ == impl.draining_.size() || std::uncaught_exceptions() > 0) {
+                impl.draining_.clear();
+                impl.drain_pos_ = 0;
+            }
+        }
+    } guard{*this};
+    batching_ = true;
+    turn_started_ = now(); // one clock read per turn, not one per publish
+    // A bounded number of calls per turn, so that a large burst does not hold
+    // back reads and timers: the rest runs in the next turn, before anything
+    // submitted later.
+    const auto end = std::min(draining_.size(), drain_pos_ + max_calls_per_turn);
+    while (drain_pos_ < end) {
+        auto& r = draining_[drain_pos_++];
+        if (r.other)
+            r.other->run(*this);
+        else
+            publish(std::move(r.msg), std::move(r.handler), r.local);
+    }
+    batching_ = false;
+    if (conn_)
+        flush(conn_);
+    if (drain_pos_ < draining_.size())
+        boost::asio::post(strand_, [self = shared_from_this()] { self->drain(); });
 }
 
 void client_impl::emit(connection_event ev)
@@ -142,12 +235,24 @@ void client_impl::connect(client::connect_handler h)
     }
 }
 
-void client_impl::publish(mqtt::publish msg, client::publish_handler h)
+namespace {
+
+// Without properties, a topic and payload within the limits always encode.
+bool trivially_encodable(const mqtt::publish& msg) noexcept
 {
-    auto p = track(std::move(h));
+    constexpr std::size_t max_remaining = 268'435'455;
+    return msg.props.empty() && static_cast<std::uint8_t>(msg.qos) <= 2 && !msg.topic.empty()
+        && msg.topic.size() <= 65535 && msg.payload.size() <= max_remaining - 65535 - 2 - 2 - 1;
+}
+
+} // namespace
+
+void client_impl::publish(mqtt::publish msg, client::publish_handler h, bool local)
+{
+    auto p = local ? track_local(std::move(h)) : track(std::move(h));
     // Refuse at once what can never be encoded (topic or properties too long, QoS 3...):
     // the session would otherwise hold it forever.
-    {
+    if (!trivially_encodable(msg)) {
         auto probe = msg;
         probe.dup = false;
         probe.packet_id = probe.qos == qos::at_most_once ? 0 : 1;
@@ -168,14 +273,14 @@ void client_impl::publish(mqtt::publish msg, client::publish_handler h)
         complete(std::move(p), make_error_code(reason_code::retain_not_supported), publish_result{reason_code::retain_not_supported, {}});
         return;
     }
-    auto tag = next_tag_++;
-    publishes_.emplace(tag, std::move(p));
-    if (msg.qos != qos::at_most_once) {
+    const bool at_most_once = msg.qos == qos::at_most_once;
+    auto tag = publishes_.insert(publish_waiter{std::move(p), at_most_once});
+    if (!at_most_once) {
         dirty_ = true;
         if (completes_when_stored())
             unstored_tags_.push_back(tag);
     }
-    session_.publish(std::move(msg), tag, now());
+    session_.publish(std::move(msg), tag, batching_ ? turn_started_ : now());
     run_actions();
 }
 
@@ -379,9 +484,10 @@ void client_impl::flush(const std::shared_ptr<connection>& c)
 {
     if (c->write_in_flight || c->queued.empty() || !c->stream)
         return;
-    if (commit_scheduled_ && c == conn_)
-        return; // commit() writes them once the state is saved
+    if ((commit_scheduled_ || batching_) && c == conn_)
+        return; // commit() writes them once the state is saved; drain() at the end of its turn
     std::swap(c->queued, c->writing);
+    std::swap(c->queued_done, c->writing_done);
     c->write_in_flight = true;
     c->stream->async_write(c->writing.buffers(), [self = shared_from_this(), c](transport::error_code ec, std::size_t) {
         auto strand = self->strand_;
@@ -393,6 +499,10 @@ void client_impl::on_written(const std::shared_ptr<connection>& c, transport::er
 {
     c->write_in_flight = false;
     c->writing.clear();
+    if (ec)
+        complete_written(c->writing_done, make_error_code(stopped_ ? errc::cancelled : errc::connection_lost));
+    else
+        complete_written(c->writing_done, {});
     if (ec) {
         if (c == conn_)
             transport_failed(network_error(ec));
@@ -437,6 +547,11 @@ void client_impl::finish_close(const std::shared_ptr<connection>& c)
     }
     if (c->close_deadline)
         c->close_deadline->cancel();
+    // QoS 0 publishes whose bytes never left.
+    const auto lost = make_error_code(stopped_ ? errc::cancelled : errc::connection_lost);
+    complete_written(c->queued_done, lost);
+    if (!c->write_in_flight)
+        complete_written(c->writing_done, lost);
     auto waiters = std::move(c->on_closed);
     c->on_closed.clear();
     for (auto& w : waiters)
@@ -579,13 +694,15 @@ void client_impl::run_actions()
         ~reset() { flag = false; }
     } guard{in_actions_};
     auto& queue = session_.actions();
-    std::vector<action> batch;
+    // Two buffers swapped back and forth: neither allocates once warm.
+    auto& batch = actions_batch_;
     while (!queue.empty()) {
         batch.clear();
         batch.swap(queue);
         for (auto& a : batch)
             handle(a);
     }
+    batch.clear();
     if (options_.store && !store_unusable_ && needs_save())
         schedule_commit();
     else if (conn_)
@@ -603,12 +720,15 @@ void client_impl::handle(action& a)
                    },
                    [&](publish_done& d) {
                        dirty_ = true;
-                       auto found = publishes_.find(d.tag);
-                       if (found == publishes_.end())
+                       auto w = publishes_.take(d.tag);
+                       if (!w)
                            return;
-                       auto p = std::move(found->second);
-                       publishes_.erase(found);
-                       complete(std::move(p), d.ec, publish_result{d.code, std::move(d.props)});
+                       if (w->at_most_once && !d.ec && conn_ && !conn_->queued.empty()) {
+                           // Sent just now: its PUBLISH is in the queued bytes.
+                           conn_->queued_done.push_back(std::move(w->p));
+                           return;
+                       }
+                       complete(std::move(w->p), d.ec, publish_result{d.code, std::move(d.props)});
                    },
                    [&](subscribe_done& d) {
                        auto request = subscribe_requests_.extract(d.tag);
@@ -829,12 +949,10 @@ void client_impl::commit()
         auto tags = std::move(unstored_tags_);
         unstored_tags_.clear();
         for (auto tag : tags) {
-            auto found = publishes_.find(tag);
-            if (found == publishes_.end())
+            auto w = publishes_.take(tag);
+            if (!w)
                 continue; // already failed (refused, expired, cancelled)
-            auto p = std::move(found->second);
-            publishes_.erase(found);
-            complete(std::move(p), std::error_code(), publish_result{reason_code::success, {}});
+            complete(std::move(w->p), std::error_code(), publish_result{reason_code::success, {}});
         }
     }
     if (conn_)
@@ -854,7 +972,7 @@ bool client_impl::save_state()
         if (options_.on_store_error)
             options_.on_store_error(ec);
         // Publishes still waiting complete at their acknowledgment instead.
-        std::erase_if(unstored_tags_, [&](std::uint64_t tag) { return !publishes_.count(tag); });
+        std::erase_if(unstored_tags_, [&](std::uint64_t tag) { return !publishes_.contains(tag); });
         return false;
     }
     return true;

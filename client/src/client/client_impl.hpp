@@ -1,6 +1,6 @@
 #pragma once
 // The client's state machine. Everything here runs on the strand; the public
-// client posts each call to it. The session core decides what goes on the wire;
+// client queues each call for it (submit). The session core decides what goes on the wire;
 // this class moves bytes, arms timers, reconnects and completes handlers.
 #include <atomic>
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -16,21 +17,33 @@
 #include <vector>
 
 #include <boost/asio/any_completion_executor.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "mqtt/client/client.hpp"
 #include "mqtt/session.hpp"
 #include "mqtt/transport/stream.hpp"
+#include "tag_table.hpp"
 #include "write_batch.hpp"
 
 namespace mqtt::detail {
 
-// A pending operation: its handler and the work it keeps alive on the handler's executor.
+// A pending operation: its handler and the work it keeps alive on the handler's
+// executor. A local handler has no executor of its own: it runs on the client's
+// strand, which one shared work count keeps alive (no executor object per call).
 template <class Handler>
 struct pending {
     Handler handler;
     boost::asio::any_completion_executor work;
+    bool local = false;
+};
+
+// A publish waiting for its outcome.
+struct publish_waiter {
+    pending<client::publish_handler> p;
+    bool at_most_once = false; // completes once its bytes are written
 };
 
 // One network connection: the stream and the buffers its operations use. Handlers
@@ -40,6 +53,10 @@ struct connection {
     std::unique_ptr<transport::stream> stream;
     write_batch queued;  // filled during this loop turn
     write_batch writing; // handed to async_write
+    // QoS 0 publishes whose PUBLISH is in `queued` / `writing`: they complete
+    // when that write does.
+    std::vector<pending<client::publish_handler>> queued_done;
+    std::vector<pending<client::publish_handler>> writing_done;
     bool write_in_flight = false;
     bool closing = false; // close once the queued bytes are written
     std::vector<char> read_buffer;
@@ -58,9 +75,21 @@ public:
     const strand_type& strand() const noexcept { return strand_; }
     bool connected_hint() const noexcept { return connected_flag_.load(std::memory_order_relaxed); }
 
+    // Any thread: queues a call for the strand. Calls run in the order
+    // submitted, many in one strand turn, and the packets they produce leave in
+    // one write at the end of that turn.
+    void submit_publish(mqtt::publish msg, client::publish_handler h, bool local);
+    template <class F>
+    void submit(F&& f)
+    {
+        queued_call r;
+        r.other = std::make_unique<task_impl<std::decay_t<F>>>(std::forward<F>(f));
+        enqueue(std::move(r));
+    }
+
     // On the strand.
     void connect(client::connect_handler h);
-    void publish(mqtt::publish msg, client::publish_handler h);
+    void publish(mqtt::publish msg, client::publish_handler h, bool local);
     void subscribe(mqtt::subscribe pkt, client::subscribe_handler h);
     void unsubscribe(mqtt::unsubscribe pkt, client::unsubscribe_handler h);
     void receive(client::receive_handler h);
@@ -88,6 +117,26 @@ private:
     };
 
     using held_request = std::variant<mqtt::subscribe, mqtt::unsubscribe>;
+
+    struct task {
+        virtual ~task() = default;
+        virtual void run(client_impl& impl) = 0;
+    };
+    template <class F>
+    struct task_impl final : task {
+        explicit task_impl(F fn) : f(std::move(fn)) {}
+        void run(client_impl& impl) override { f(impl); }
+        F f;
+    };
+    // A publish (the hot path, no allocation of its own) or any other call.
+    struct queued_call {
+        mqtt::publish msg;
+        client::publish_handler handler;
+        std::unique_ptr<task> other;
+        bool local = false;
+    };
+    void enqueue(queued_call r);
+    void drain();
 
     // Connection lifecycle.
     void begin_attempt();
@@ -126,6 +175,9 @@ private:
 
     template <class Handler>
     pending<Handler> track(Handler h);
+    template <class Handler>
+    pending<Handler> track_local(Handler h);
+    void complete_written(std::vector<pending<client::publish_handler>>& done, std::error_code ec);
     template <class Handler, class... Args>
     void complete(pending<Handler> p, Args&&... args);
 
@@ -155,7 +207,7 @@ private:
 
     std::uint64_t next_tag_ = 1;
     std::vector<pending<client::connect_handler>> connect_waiters_;
-    std::unordered_map<std::uint64_t, pending<client::publish_handler>> publishes_;
+    tag_table<publish_waiter> publishes_;
     std::unordered_map<std::uint64_t, pending<client::subscribe_handler>> subscribes_;
     std::unordered_map<std::uint64_t, pending<client::unsubscribe_handler>> unsubscribes_;
     std::unordered_map<std::uint64_t, mqtt::subscribe> subscribe_requests_; // to learn what was granted
@@ -180,6 +232,23 @@ private:
     // overwritten by a state that never saw it.
     bool store_unusable_ = false;
     std::vector<std::uint64_t> unstored_tags_; // publishes that complete once stored
+
+    // Submitted requests (any thread) and the ones being run (strand): two
+    // buffers swapped at each turn, so that neither allocates once warm.
+    std::mutex submit_mutex_;
+    std::vector<queued_call> submitted_;
+    bool drain_posted_ = false;
+    std::vector<queued_call> draining_;
+    std::size_t drain_pos_ = 0; // the next call of draining_ to run
+    bool batching_ = false;          // in drain(): writes wait for its end
+    clock::time_point turn_started_; // when the current drain() began
+    std::vector<action> actions_batch_; // run_actions' buffer, kept for its capacity
+    // Local handlers outstanding, and the work that keeps the strand's context
+    // running while there are any.
+    std::size_t local_pending_ = 0;
+    std::optional<decltype(boost::asio::prefer(std::declval<const strand_type&>(),
+        boost::asio::execution::outstanding_work.tracked))>
+        local_work_;
 };
 
 } // namespace mqtt::detail

@@ -17,12 +17,15 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/system_executor.hpp>
 
 #include "mqtt/client/options.hpp"
 #include "mqtt/client/results.hpp"
@@ -98,7 +101,8 @@ public:
     {
         return boost::asio::async_initiate<Token, publish_signature>(
             [](auto handler, std::shared_ptr<detail::client_impl> impl, publish m) {
-                start_publish(std::move(impl), std::move(m), publish_handler(std::move(handler)));
+                constexpr bool local = runs_on_strand<decltype(handler)>;
+                start_publish(std::move(impl), std::move(m), publish_handler(std::move(handler)), local);
             },
             token, impl_, std::move(msg));
     }
@@ -216,8 +220,14 @@ public:
     static publish make_message(std::string topic, std::string payload, qos q, bool retain = false, properties props = {});
 
 private:
+    // A handler without an executor of its own runs on the client's strand: the
+    // client then calls it directly, with no executor object per operation.
+    template <class Handler>
+    static constexpr bool runs_on_strand =
+        std::is_same_v<boost::asio::associated_executor_t<Handler>, boost::asio::system_executor>;
+
     static void start_connect(std::shared_ptr<detail::client_impl> impl, connect_handler handler);
-    static void start_publish(std::shared_ptr<detail::client_impl> impl, publish msg, publish_handler handler);
+    static void start_publish(std::shared_ptr<detail::client_impl> impl, publish msg, publish_handler handler, bool local);
     static void start_subscribe(std::shared_ptr<detail::client_impl> impl, subscribe pkt, subscribe_handler handler);
     static void start_unsubscribe(std::shared_ptr<detail::client_impl> impl, unsubscribe pkt, unsubscribe_handler handler);
     static void start_receive(std::shared_ptr<detail::client_impl> impl, receive_handler handler);
