@@ -1,13 +1,8 @@
 #include "broker_process.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <sstream>
-#include <thread>
 
 namespace interop {
 
@@ -16,42 +11,6 @@ const char* our_programs::passwd() { return MQTT_PASSWD_PATH; }
 const char* our_programs::mosquitto_passwd() { return MOSQUITTO_PASSWD_PATH; }
 const char* our_programs::python() { return PAHO_PYTHON_PATH; }
 std::string our_programs::paho_script(const std::string& name) { return std::string(PAHO_SCRIPT_DIR) + "/" + name; }
-
-namespace {
-
-// Connects to [::1]:port (port 0: only checks that a socket can bind there).
-bool try_v6(std::uint16_t port)
-{
-    int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    sockaddr_in6 addr{};
-    addr.sin6_family = AF_INET6;
-    addr.sin6_addr = in6addr_loopback;
-    addr.sin6_port = htons(port);
-    bool ok = port == 0 ? ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0
-                        : ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
-
-} // namespace
-
-bool have_ipv6_loopback()
-{
-    return try_v6(0);
-}
-
-bool wait_port_v6(std::uint16_t port, std::chrono::milliseconds timeout)
-{
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (try_v6(port))
-            return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
-}
 
 our_broker::our_broker(our_broker_options o) : opts_(std::move(o)), dir_("mqtt-our-broker")
 {
@@ -72,32 +31,17 @@ our_broker::our_broker(our_broker_options o) : opts_(std::move(o)), dir_("mqtt-o
         acl_ = dir_.file("acl");
         write_file(acl_, opts_.acl);
     }
-    // A port found free may be taken by someone else before the broker binds it:
-    // then try again with other ports.
-    for (int attempt = 0; attempt < 5; ++attempt) {
-        error_.clear();
-        if (!write_config())
-            return;
-        if (start())
-            return;
-        if (proc_)
-            proc_->stop(2s);
-    }
+    proc_.start_on_free_ports(error_, [&] { return write_config(); }, [&] { return start(); });
 }
 
 bool our_broker::write_config()
 {
     const auto& certs = pki();
-    std::vector<std::uint16_t*> all{&ports_.tcp, &ports_.auth, &ports_.tls, &ports_.mtls, &ports_.ws, &ports_.wss};
+    auto all = ports_.all();
     if (opts_.ipv6)
         all.push_back(&ipv6_port_);
-    for (auto* port : all) {
-        *port = free_port();
-        if (*port == 0) {
-            error_ = "no free port";
-            return false;
-        }
-    }
+    if (!pick_free_ports(all, error_))
+        return false;
     std::ostringstream conf;
     conf << "per_listener_settings true\n"
          << "log_dest file " << dir_.file("broker.log") << "\n"
@@ -136,53 +80,25 @@ bool our_broker::write_config()
     return true;
 }
 
-our_broker::~our_broker()
-{
-    if (proc_)
-        proc_->stop(3s);
-}
-
 bool our_broker::start()
 {
-    proc_ = std::make_unique<process>(std::vector<std::string>{our_programs::broker(), "-c", dir_.file("broker.conf")});
-    if (!proc_->started()) {
-        error_ = proc_->start_error();
-        return false;
-    }
-    std::vector<std::uint16_t> v4{ports_.tcp, ports_.auth, ports_.tls, ports_.mtls, ports_.ws, ports_.wss};
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    auto up = [&](std::uint16_t port, bool v6) {
-        while (proc_->running() && std::chrono::steady_clock::now() < deadline)
-            if (v6 ? wait_port_v6(port, 100ms) : wait_port(port, 100ms))
-                return true;
-        return false;
-    };
-    for (auto port : v4)
-        if (!up(port, false)) {
-            error_ = "mqtt-broker is not listening on port " + std::to_string(port) + ": " + proc_->err() + log();
-            return false;
-        }
-    if (opts_.ipv6 && !up(ipv6_port_, true)) {
-        error_ = "mqtt-broker is not listening on [::1]:" + std::to_string(ipv6_port_) + ": " + proc_->err() + log();
-        return false;
-    }
-    return true;
+    return proc_.start({our_programs::broker(), "-c", dir_.file("broker.conf")}, ports_.list(), opts_.ipv6 ? ipv6_port_ : 0,
+        dir_.file("broker.log"), error_);
 }
 
 int our_broker::stop()
 {
-    return proc_ ? proc_->stop(5s) : -1;
+    return proc_.stop(5s);
 }
 
 bool our_broker::running()
 {
-    return proc_ && proc_->running();
+    return proc_.running();
 }
 
 void our_broker::reload()
 {
-    if (proc_)
-        proc_->signal(SIGHUP);
+    proc_.signal(SIGHUP);
 }
 
 std::string our_broker::log() const
@@ -192,36 +108,13 @@ std::string our_broker::log() const
 
 std::string our_broker::err() const
 {
-    return proc_ ? proc_->err() : std::string();
+    return proc_.err();
 }
 
 mqtt::client_options our_broker::options(const std::string& listener, mqtt::protocol_version v) const
 {
-    mqtt::client_options o;
-    o.endpoint.host = "127.0.0.1";
-    o.connect.version = v;
-    o.connect.keep_alive = 30;
-    o.connect.connect_timeout = 10s;
-    o.reconnect.enabled = false;
-    const auto& certs = pki();
-    if (listener == "tcp") {
-        o.endpoint.port = ports_.tcp;
-    } else if (listener == "auth") {
-        o.endpoint.port = ports_.auth;
-        o.connect.username = test_user;
-        o.connect.password = test_password;
-    } else if (listener == "tls" || listener == "mtls" || listener == "wss") {
-        o.endpoint.kind = listener == "wss" ? mqtt::transport::scheme::wss : mqtt::transport::scheme::tls;
-        o.endpoint.port = listener == "tls" ? ports_.tls : listener == "mtls" ? ports_.mtls : ports_.wss;
-        o.endpoint.tls.ca_file = certs.ca_cert;
-        if (listener == "mtls") {
-            o.endpoint.tls.cert_file = certs.client_cert;
-            o.endpoint.tls.key_file = certs.client_key;
-        }
-    } else if (listener == "ws") {
-        o.endpoint.kind = mqtt::transport::scheme::ws;
-        o.endpoint.port = ports_.ws;
-    } else if (listener == "ipv6") {
+    auto o = listener_options(ports_, listener, v);
+    if (listener == "ipv6") {
         o.endpoint.host = "::1";
         o.endpoint.port = ipv6_port_;
     }
@@ -230,23 +123,9 @@ mqtt::client_options our_broker::options(const std::string& listener, mqtt::prot
 
 std::vector<std::string> our_broker::tool_args(const std::string& listener) const
 {
-    const auto& certs = pki();
-    if (listener == "tcp")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.tcp)};
-    if (listener == "auth")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.auth), "-u", test_user, "-P", test_password};
-    if (listener == "tls")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.tls), "--cafile", certs.ca_cert};
-    if (listener == "mtls")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.mtls), "--cafile", certs.ca_cert, "--cert",
-            certs.client_cert, "--key", certs.client_key};
-    if (listener == "ws")
-        return {"-L", "ws://127.0.0.1:" + std::to_string(ports_.ws) + "/mqtt"};
-    if (listener == "wss")
-        return {"-L", "wss://127.0.0.1:" + std::to_string(ports_.wss) + "/mqtt", "--cafile", certs.ca_cert};
     if (listener == "ipv6")
         return {"-h", "::1", "-p", std::to_string(ipv6_port_)};
-    return {};
+    return listener_tool_args(ports_, listener);
 }
 
 } // namespace interop

@@ -3,13 +3,12 @@
 // and free loopback ports for the same listeners as interop::mosquitto (TCP, TCP
 // with a password file, TLS, TLS requiring a client certificate, WebSocket and
 // secure WebSocket). Stopped with SIGTERM (killed if it must be) by the destructor.
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "child_process.hpp"
 #include "mosquitto.hpp" // test_pki, test_user, broker_ports
 #include "mqtt/client/options.hpp"
-#include "process.hpp"
 
 namespace interop {
 
@@ -23,7 +22,6 @@ struct our_broker_options {
 class our_broker {
 public:
     explicit our_broker(our_broker_options o = {});
-    ~our_broker();
     our_broker(const our_broker&) = delete;
     our_broker& operator=(const our_broker&) = delete;
 
@@ -58,7 +56,7 @@ private:
     std::string passwd_, acl_;
     broker_ports ports_;
     std::uint16_t ipv6_port_ = 0;
-    std::unique_ptr<process> proc_;
+    child_process proc_{"mqtt-broker"};
     std::string error_;
 };
 
@@ -70,10 +68,5 @@ struct our_programs {
     static const char* python();
     static std::string paho_script(const std::string& name);
 };
-
-// True when 127.0.0.1:port (or [::1]:port) accepts a TCP connection within `timeout`.
-bool wait_port_v6(std::uint16_t port, std::chrono::milliseconds timeout);
-// True when the machine has an IPv6 loopback to bind to.
-bool have_ipv6_loopback();
 
 } // namespace interop

@@ -92,29 +92,14 @@ mosquitto::mosquitto(bool persistence) : dir_("mqtt-mosquitto")
         error_ = "mosquitto_passwd failed: " + passwd.err;
         return;
     }
-    // A port found free may be taken by someone else before Mosquitto binds it:
-    // then try again with other ports.
-    for (int attempt = 0; attempt < 5; ++attempt) {
-        error_.clear();
-        if (!write_config(persistence))
-            return;
-        if (start())
-            return;
-        if (proc_)
-            proc_->stop(2s);
-    }
+    proc_.start_on_free_ports(error_, [&] { return write_config(persistence); }, [&] { return start(); });
 }
 
 bool mosquitto::write_config(bool persistence)
 {
     const auto& certs = pki();
-    for (auto* port : {&ports_.tcp, &ports_.auth, &ports_.tls, &ports_.mtls, &ports_.ws, &ports_.wss}) {
-        *port = free_port();
-        if (*port == 0) {
-            error_ = "no free port";
-            return false;
-        }
-    }
+    if (!pick_free_ports(ports_.all(), error_))
+        return false;
     // max_inflight_messages 0: with a limit, Mosquitto 2.0.11 acknowledges but never
     // delivers QoS 2 messages a 3.1.1 client sends beyond it (3.1.1 has no Receive
     // Maximum to tell the client).
@@ -154,51 +139,25 @@ bool mosquitto::write_config(bool persistence)
     return true;
 }
 
-mosquitto::~mosquitto()
-{
-    if (proc_)
-        proc_->stop(3s);
-}
-
 bool mosquitto::start()
 {
-    if (proc_ && proc_->running())
-        return true;
-    proc_ = std::make_unique<process>(std::vector<std::string>{MOSQUITTO_PATH, "-c", dir_.file("mosquitto.conf")});
-    if (!proc_->started()) {
-        error_ = proc_->start_error();
-        return false;
-    }
-    for (auto port : {ports_.tcp, ports_.auth, ports_.tls, ports_.mtls, ports_.ws, ports_.wss}) {
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        bool up = false;
-        while (!up && proc_->running() && std::chrono::steady_clock::now() < deadline)
-            up = wait_port(port, 100ms);
-        if (!up) {
-            error_ = "mosquitto is not listening on port " + std::to_string(port) + ": " + proc_->err() + log();
-            return false;
-        }
-    }
-    return true;
+    return proc_.start({MOSQUITTO_PATH, "-c", dir_.file("mosquitto.conf")}, ports_.list(), 0, dir_.file("mosquitto.log"),
+        error_);
 }
 
 void mosquitto::stop()
 {
-    if (proc_)
-        proc_->stop(5s);
+    proc_.stop(5s);
 }
 
 void mosquitto::kill()
 {
-    if (proc_) {
-        proc_->signal(SIGKILL);
-        proc_->wait(5s);
-    }
+    proc_.kill();
 }
 
 bool mosquitto::running()
 {
-    return proc_ && proc_->running();
+    return proc_.running();
 }
 
 std::string mosquitto::log() const
@@ -206,7 +165,7 @@ std::string mosquitto::log() const
     return read_file(dir_.file("mosquitto.log"));
 }
 
-mqtt::client_options mosquitto::options(const std::string& listener, mqtt::protocol_version v) const
+mqtt::client_options listener_options(const broker_ports& ports, const std::string& listener, mqtt::protocol_version v)
 {
     mqtt::client_options o;
     o.endpoint.host = "127.0.0.1";
@@ -214,18 +173,16 @@ mqtt::client_options mosquitto::options(const std::string& listener, mqtt::proto
     o.connect.keep_alive = 30;
     o.connect.connect_timeout = 10s;
     o.reconnect.enabled = false;
-    o.reconnect.initial_delay = 50ms;
-    o.reconnect.max_delay = 500ms;
     const auto& certs = pki();
     if (listener == "tcp") {
-        o.endpoint.port = ports_.tcp;
+        o.endpoint.port = ports.tcp;
     } else if (listener == "auth") {
-        o.endpoint.port = ports_.auth;
+        o.endpoint.port = ports.auth;
         o.connect.username = test_user;
         o.connect.password = test_password;
     } else if (listener == "tls" || listener == "mtls" || listener == "wss") {
         o.endpoint.kind = listener == "wss" ? mqtt::transport::scheme::wss : mqtt::transport::scheme::tls;
-        o.endpoint.port = listener == "tls" ? ports_.tls : listener == "mtls" ? ports_.mtls : ports_.wss;
+        o.endpoint.port = listener == "tls" ? ports.tls : listener == "mtls" ? ports.mtls : ports.wss;
         o.endpoint.tls.ca_file = certs.ca_cert;
         if (listener == "mtls") {
             o.endpoint.tls.cert_file = certs.client_cert;
@@ -233,28 +190,41 @@ mqtt::client_options mosquitto::options(const std::string& listener, mqtt::proto
         }
     } else if (listener == "ws") {
         o.endpoint.kind = mqtt::transport::scheme::ws;
-        o.endpoint.port = ports_.ws;
+        o.endpoint.port = ports.ws;
     }
+    return o;
+}
+
+std::vector<std::string> listener_tool_args(const broker_ports& ports, const std::string& listener)
+{
+    const auto& certs = pki();
+    if (listener == "tcp")
+        return {"-h", "127.0.0.1", "-p", std::to_string(ports.tcp)};
+    if (listener == "auth")
+        return {"-h", "127.0.0.1", "-p", std::to_string(ports.auth), "-u", test_user, "-P", test_password};
+    if (listener == "tls")
+        return {"-h", "127.0.0.1", "-p", std::to_string(ports.tls), "--cafile", certs.ca_cert};
+    if (listener == "mtls")
+        return {"-h", "127.0.0.1", "-p", std::to_string(ports.mtls), "--cafile", certs.ca_cert, "--cert",
+            certs.client_cert, "--key", certs.client_key};
+    if (listener == "ws")
+        return {"-L", "ws://127.0.0.1:" + std::to_string(ports.ws) + "/mqtt"};
+    if (listener == "wss")
+        return {"-L", "wss://127.0.0.1:" + std::to_string(ports.wss) + "/mqtt", "--cafile", certs.ca_cert};
+    return {};
+}
+
+mqtt::client_options mosquitto::options(const std::string& listener, mqtt::protocol_version v) const
+{
+    auto o = listener_options(ports_, listener, v);
+    o.reconnect.initial_delay = 50ms;
+    o.reconnect.max_delay = 500ms;
     return o;
 }
 
 std::vector<std::string> mosquitto::tool_args(const std::string& listener) const
 {
-    const auto& certs = pki();
-    if (listener == "tcp")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.tcp)};
-    if (listener == "auth")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.auth), "-u", test_user, "-P", test_password};
-    if (listener == "tls")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.tls), "--cafile", certs.ca_cert};
-    if (listener == "mtls")
-        return {"-h", "127.0.0.1", "-p", std::to_string(ports_.mtls), "--cafile", certs.ca_cert, "--cert",
-            certs.client_cert, "--key", certs.client_key};
-    if (listener == "ws")
-        return {"-L", "ws://127.0.0.1:" + std::to_string(ports_.ws) + "/mqtt"};
-    if (listener == "wss")
-        return {"-L", "wss://127.0.0.1:" + std::to_string(ports_.wss) + "/mqtt", "--cafile", certs.ca_cert};
-    return {};
+    return listener_tool_args(ports_, listener);
 }
 
 } // namespace interop

@@ -3,11 +3,11 @@
 // free loopback ports for TCP, TCP with a password file, TLS, TLS requiring a
 // client certificate, WebSocket and secure WebSocket. Stopped (and killed if it
 // must be) by the destructor.
-#include <memory>
 #include <string>
+#include <vector>
 
+#include "child_process.hpp"
 #include "mqtt/client/options.hpp"
-#include "process.hpp"
 
 namespace interop {
 
@@ -31,13 +31,23 @@ struct broker_ports {
     std::uint16_t mtls = 0; // client certificate required
     std::uint16_t ws = 0;
     std::uint16_t wss = 0;
+
+    // Every listener's port, in the order above.
+    std::vector<std::uint16_t*> all() { return {&tcp, &auth, &tls, &mtls, &ws, &wss}; }
+    std::vector<std::uint16_t> list() const { return {tcp, auth, tls, mtls, ws, wss}; }
 };
+
+// Client options for a listener of `ports` ("tcp", "auth", "tls", "mtls", "ws",
+// "wss"); for another name only the host, version and timeouts.
+mqtt::client_options listener_options(const broker_ports& ports, const std::string& listener, mqtt::protocol_version v);
+// mosquitto_pub / mosquitto_sub / mqtt-pub / mqtt-sub connection arguments for a
+// listener of `ports` (empty for another name).
+std::vector<std::string> listener_tool_args(const broker_ports& ports, const std::string& listener);
 
 class mosquitto {
 public:
     // persistence: the broker saves its sessions on SIGTERM and loads them on start.
     explicit mosquitto(bool persistence = false);
-    ~mosquitto();
 
     bool ok() const noexcept { return error_.empty(); }
     const std::string& error() const noexcept { return error_; }
@@ -62,7 +72,7 @@ private:
 
     temp_dir dir_;
     broker_ports ports_;
-    std::unique_ptr<process> proc_;
+    child_process proc_{"mosquitto"};
     std::string error_;
 };
 
