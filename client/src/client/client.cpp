@@ -110,9 +110,9 @@ void client::start_connect(std::shared_ptr<detail::client_impl> impl, connect_ha
     on_strand(impl, [h = std::move(handler)](detail::client_impl& self) mutable { self.connect(std::move(h)); });
 }
 
-void client::start_publish(std::shared_ptr<detail::client_impl> impl, publish msg, publish_handler handler, bool local)
+void client::start_publish(detail::client_impl& impl, publish&& msg, publish_handler&& handler, bool local)
 {
-    impl->submit_publish(std::move(msg), std::move(handler), local);
+    impl.submit_publish(std::move(msg), std::move(handler), local);
 }
 
 void client::start_subscribe(std::shared_ptr<detail::client_impl> impl, subscribe pkt, subscribe_handler handler)

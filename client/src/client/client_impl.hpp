@@ -36,8 +36,7 @@ namespace mqtt::detail {
 template <class Handler>
 struct pending {
     Handler handler;
-    boost::asio::any_completion_executor work;
-    bool local = false;
+    std::optional<boost::asio::any_completion_executor> work; // empty: local
 };
 
 // A publish waiting for its outcome.
@@ -78,7 +77,7 @@ public:
     // Any thread: queues a call for the strand. Calls run in the order
     // submitted, many in one strand turn, and the packets they produce leave in
     // one write at the end of that turn.
-    void submit_publish(mqtt::publish msg, client::publish_handler h, bool local);
+    void submit_publish(mqtt::publish&& msg, client::publish_handler&& h, bool local);
     template <class F>
     void submit(F&& f)
     {
@@ -89,7 +88,7 @@ public:
 
     // On the strand.
     void connect(client::connect_handler h);
-    void publish(mqtt::publish msg, client::publish_handler h, bool local);
+    void publish(mqtt::publish&& msg, client::publish_handler&& h, bool local);
     void subscribe(mqtt::subscribe pkt, client::subscribe_handler h);
     void unsubscribe(mqtt::unsubscribe pkt, client::unsubscribe_handler h);
     void receive(client::receive_handler h);
@@ -137,6 +136,16 @@ private:
     };
     void enqueue(queued_call r);
     void drain();
+    void run_submitted();
+    // While one lives, writes wait: the packets of a whole turn leave together.
+    struct hold_writes {
+        explicit hold_writes(client_impl& i) : impl(i), previous(i.batching_) { impl.batching_ = true; }
+        ~hold_writes() { impl.batching_ = previous; }
+        hold_writes(const hold_writes&) = delete;
+        hold_writes& operator=(const hold_writes&) = delete;
+        client_impl& impl;
+        bool previous;
+    };
 
     // Connection lifecycle.
     void begin_attempt();
@@ -240,7 +249,8 @@ private:
     bool drain_posted_ = false;
     std::vector<queued_call> draining_;
     std::size_t drain_pos_ = 0; // the next call of draining_ to run
-    bool batching_ = false;          // in drain(): writes wait for its end
+    bool batching_ = false;          // writes wait for the end of the turn (hold_writes)
+    bool in_drain_ = false;
     clock::time_point turn_started_; // when the current drain() began
     std::vector<action> actions_batch_; // run_actions' buffer, kept for its capacity
     // Local handlers outstanding, and the work that keeps the strand's context

@@ -100,9 +100,9 @@ public:
     auto async_publish(publish msg, Token&& token)
     {
         return boost::asio::async_initiate<Token, publish_signature>(
-            [](auto handler, std::shared_ptr<detail::client_impl> impl, publish m) {
+            [](auto handler, const std::shared_ptr<detail::client_impl>& impl, publish m) {
                 constexpr bool local = runs_on_strand<decltype(handler)>;
-                start_publish(std::move(impl), std::move(m), publish_handler(std::move(handler)), local);
+                start_publish(*impl, std::move(m), publish_handler(std::move(handler)), local);
             },
             token, impl_, std::move(msg));
     }
@@ -227,7 +227,7 @@ private:
         std::is_same_v<boost::asio::associated_executor_t<Handler>, boost::asio::system_executor>;
 
     static void start_connect(std::shared_ptr<detail::client_impl> impl, connect_handler handler);
-    static void start_publish(std::shared_ptr<detail::client_impl> impl, publish msg, publish_handler handler, bool local);
+    static void start_publish(detail::client_impl& impl, publish&& msg, publish_handler&& handler, bool local);
     static void start_subscribe(std::shared_ptr<detail::client_impl> impl, subscribe pkt, subscribe_handler handler);
     static void start_unsubscribe(std::shared_ptr<detail::client_impl> impl, unsubscribe pkt, unsubscribe_handler handler);
     static void start_receive(std::shared_ptr<detail::client_impl> impl, receive_handler handler);
