@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "client_impl.hpp"
@@ -93,8 +94,9 @@ publish client::make_message(std::string topic, std::string payload, qos q, bool
         // One allocation holds both strings. Not for large payloads: the session
         // may keep the topic (topic aliases) long after the payload is sent.
         auto both = std::make_shared<const std::pair<std::string, std::string>>(std::move(topic), std::move(payload));
-        msg.topic = buffer(both, both->first);
-        msg.payload = buffer(both, both->second);
+        std::string_view topic_view = both->first, payload_view = both->second;
+        msg.topic = buffer(both, topic_view);
+        msg.payload = buffer(std::move(both), payload_view);
     } else {
         msg.topic = buffer(std::move(topic));
         msg.payload = buffer(std::move(payload));
