@@ -503,14 +503,14 @@ void client_impl::on_read(const std::shared_ptr<connection>& c, transport::error
         session_.receive(std::string_view(c->read_buffer.data(), n), now());
         run_actions();
     }
-    // The decoder holds what it needs of the buffer: read on at once, so that a
-    // connection closed by a submitted call (DISCONNECT) still sees the broker's
-    // close.
-    if (c == conn_)
-        start_read(c);
     run_submitted();
     if (conn_)
         flush(conn_);
+    // Read on once this turn's packets are written. A connection that a
+    // submitted call closed gracefully (DISCONNECT) reads on too, to see the
+    // broker's close.
+    if (c == conn_ || (c->closing && !c->closed))
+        start_read(c);
 }
 
 void client_impl::flush(const std::shared_ptr<connection>& c)
