@@ -215,7 +215,7 @@ TEST_CASE("a reload reads every listener's ACL file again", "[broker][acl][acces
     CHECK_FALSE(t.access->can_publish(on(std::nullopt), "secret/x"));
 }
 
-TEST_CASE("engine with per-listener ACLs: SUBSCRIBE refused on one listener, granted on the other; no denied delivery",
+TEST_CASE("engine with per-listener ACLs: SUBSCRIBE refused on one listener, granted on the other and no denied delivery",
     "[broker][acl][access]")
 {
     three_listeners t;
