@@ -90,10 +90,7 @@ struct server::impl {
         bool writing = false;
         bool closed = false;
         bool connect_seen = false; // CONNECT accepted: the connect timer is gone
-        // Under mu: what the engine asked for since the last flush().
-        bool flush_queued = false;
-        std::optional<clock::time_point> keep_alive_at;
-        bool keep_alive_cancel = false;
+        bool flush_queued = false; // under mu: listed for a flush() not yet run
 
         connection(impl* s, io_thread* h, asio::any_io_executor ex)
             : srv(s), home(h), keep_alive(ex), connect_timer(ex)
@@ -104,18 +101,11 @@ struct server::impl {
         {
             connect_timer.expires_after(connect_timeout);
             connect_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-                if (ec || self->closed)
+                if (ec || self->closed || self->connect_seen)
                     return;
-                bool connected = false;
-                {
-                    std::lock_guard lock(self->srv->mu);
-                    connected = self->srv->eng.has_session(self->id);
-                }
-                if (!connected) {
-                    self->srv->log.log(log_type::notice, "client at " + self->stream->remote_endpoint()
-                            + " sent no CONNECT in time; closing");
-                    self->close_now();
-                }
+                self->srv->log.log(log_type::notice, "client at " + self->stream->remote_endpoint()
+                        + " sent no CONNECT in time; closing");
+                self->close_now();
             });
             wait_readable();
         }
@@ -196,17 +186,18 @@ struct server::impl {
                 std::lock_guard lock(srv->mu);
                 srv->eng.metrics().bytes_sent += sent;
                 flush_queued = false;
-                arm = std::exchange(keep_alive_at, std::nullopt);
-                cancel = std::exchange(keep_alive_cancel, false);
-                if (!closed && !writing) {
-                    if (auto* out = srv->eng.output(id)) {
-                        if (!out->batch.empty()) {
-                            in_flight.clear();
-                            std::swap(in_flight, out->batch);
-                            writing = true;
-                        } else {
-                            close = out->close;
-                        }
+                auto* out = srv->eng.output(id);
+                if (out) {
+                    arm = std::exchange(out->keep_alive_at, std::nullopt);
+                    cancel = std::exchange(out->keep_alive_cancel, false);
+                }
+                if (out && !closed && !writing) {
+                    if (!out->batch.empty()) {
+                        in_flight.clear();
+                        std::swap(in_flight, out->batch);
+                        writing = true;
+                    } else {
+                        close = out->close;
                     }
                 }
             }
@@ -454,25 +445,16 @@ struct server::impl {
         drain_locked(ready);
     }
 
-    // Moves the engine's per-connection requests onto the connections; each is
-    // listed once until its flush() has run.
+    // Lists the connections with engine output (write, timer, close), each once
+    // until its flush() has taken it.
     void drain_locked(ready_list& ready)
     {
         while (eng.has_output()) {
-            eng.drain([&](connection_id id, connection_output& out) {
+            eng.drain([&](connection_id id, connection_output&) {
                 auto it = connections.find(id);
                 if (it == connections.end())
                     return;
                 auto& c = *it->second;
-                if (out.keep_alive_cancel) {
-                    c.keep_alive_cancel = true;
-                    c.keep_alive_at.reset();
-                    out.keep_alive_cancel = false;
-                }
-                if (out.keep_alive_at) {
-                    c.keep_alive_at = out.keep_alive_at;
-                    out.keep_alive_at.reset();
-                }
                 if (!c.flush_queued) {
                     c.flush_queued = true;
                     ready.push_back(it->second);
