@@ -39,6 +39,7 @@ struct engine::connection_state {
     bool will_requested = false;    // DISCONNECT 0x04 received
     std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
     std::optional<std::string> username;
+    std::optional<clock::time_point> keep_alive_at; // the core's keep-alive timer
 
     // Valid until the connection has ended.
     server_session& core() { return session ? *session->core : *pending; }
@@ -218,16 +219,13 @@ void engine::run(connection_state& c, server_session& core, clock::time_point no
                 }
             } else if (auto* st = std::get_if<set_timer>(&a)) {
                 if (st->id == timer_id::keep_alive) {
-                    c.out.keep_alive_at = st->at;
-                    c.out.keep_alive_cancel = false;
-                    mark(c);
+                    c.keep_alive_at = st->at;
+                    timers_.emplace_back(st->at, c.id);
+                    std::push_heap(timers_.begin(), timers_.end(), std::greater<>{});
                 }
             } else if (auto* ct = std::get_if<cancel_timer>(&a)) {
-                if (ct->id == timer_id::keep_alive) {
-                    c.out.keep_alive_at.reset();
-                    c.out.keep_alive_cancel = true;
-                    mark(c);
-                }
+                if (ct->id == timer_id::keep_alive)
+                    c.keep_alive_at.reset();
             } else if (auto* cl = std::get_if<close_connection>(&a)) {
                 if (cl->reason && cl->reason != make_error_code(reason_code::session_taken_over))
                     ++metrics_.protocol_errors;
@@ -879,8 +877,39 @@ void engine::end_output(connection_state& c)
 
 // ---------------------------------------------------------------- time
 
+std::optional<clock::time_point> engine::next_timer() const
+{
+    if (timers_.empty())
+        return std::nullopt;
+    return timers_.front().first;
+}
+
+std::optional<clock::time_point> engine::keep_alive_deadline(connection_id id)
+{
+    auto* c = find(id);
+    return c ? c->keep_alive_at : std::nullopt;
+}
+
+void engine::fire_timers(clock::time_point now)
+{
+    while (!timers_.empty() && timers_.front().first <= now) {
+        std::pop_heap(timers_.begin(), timers_.end(), std::greater<>{});
+        auto [at, id] = timers_.back();
+        timers_.pop_back();
+        auto* c = find(id);
+        if (!c || c->ended || c->keep_alive_at != at)
+            continue; // re-armed, cancelled or closed since
+        c->keep_alive_at.reset();
+        timer_fired(id, timer_id::keep_alive, now); // may re-arm (a push onto timers_)
+    }
+    // Stale entries of long-gone connections would otherwise wait for their time.
+    if (timers_.capacity() > 64 && timers_.size() < timers_.capacity() / 4)
+        timers_.shrink_to_fit();
+}
+
 void engine::tick(clock::time_point now)
 {
+    fire_timers(now);
     std::vector<std::string> expired;
     for (auto& [id, s] : sessions_) {
         if (s->connection != 0)

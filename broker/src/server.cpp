@@ -85,22 +85,23 @@ struct server::impl {
         std::unique_ptr<char[]> own_buffer; // TLS and WebSocket streams only
         write_batch in_flight;
         std::vector<asio::const_buffer> buffers;
-        asio::steady_timer keep_alive;
-        asio::steady_timer connect_timer;
+        // Until CONNECT is accepted (then dropped: an idle connection holds no
+        // timer; its keep alive is checked by the engine's timer heap).
+        std::unique_ptr<asio::steady_timer> connect_timer;
         bool writing = false;
         bool closed = false;
         bool connect_seen = false; // CONNECT accepted: the connect timer is gone
         bool flush_queued = false; // under mu: listed for a flush() not yet run
 
         connection(impl* s, io_thread* h, asio::any_io_executor ex)
-            : srv(s), home(h), keep_alive(ex), connect_timer(ex)
+            : srv(s), home(h), connect_timer(std::make_unique<asio::steady_timer>(std::move(ex)))
         {
         }
 
         void start()
         {
-            connect_timer.expires_after(connect_timeout);
-            connect_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            connect_timer->expires_after(connect_timeout);
+            connect_timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
                 if (ec || self->closed || self->connect_seen)
                     return;
                 self->srv->log.log(log_type::notice, "client at " + self->stream->remote_endpoint()
@@ -108,6 +109,15 @@ struct server::impl {
                 self->close_now();
             });
             wait_readable();
+        }
+
+        // On this connection's thread: cancels the connect timer and frees it.
+        void drop_connect_timer()
+        {
+            if (connect_timer) {
+                connect_timer->cancel();
+                connect_timer.reset();
+            }
         }
 
         void wait_readable()
@@ -174,23 +184,17 @@ struct server::impl {
                 });
         }
 
-        // On this connection's thread, after the engine marked it: arms or cancels
-        // the keep-alive timer and starts one gather write of everything queued
-        // since the previous write (or closes once nothing is left to write).
+        // On this connection's thread, after the engine marked it: starts one
+        // gather write of everything queued since the previous write (or closes
+        // once nothing is left to write).
         void flush(std::size_t sent = 0)
         {
-            std::optional<clock::time_point> arm;
-            bool cancel = false;
             bool close = false;
             {
                 std::lock_guard lock(srv->mu);
                 srv->eng.metrics().bytes_sent += sent;
                 flush_queued = false;
                 auto* out = srv->eng.output(id);
-                if (out) {
-                    arm = std::exchange(out->keep_alive_at, std::nullopt);
-                    cancel = std::exchange(out->keep_alive_cancel, false);
-                }
                 if (out && !closed && !writing) {
                     if (!out->batch.empty()) {
                         in_flight.clear();
@@ -203,16 +207,6 @@ struct server::impl {
             }
             if (closed)
                 return;
-            if (cancel)
-                keep_alive.cancel();
-            if (arm) {
-                keep_alive.expires_at(*arm);
-                keep_alive.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-                    if (ec || self->closed)
-                        return;
-                    self->srv->on_timer(self->id);
-                });
-            }
             if (writing && buffers.empty()) {
                 in_flight.for_each_segment([&](const char* p, std::size_t n) { buffers.emplace_back(p, n); });
                 stream->async_write(buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
@@ -239,8 +233,7 @@ struct server::impl {
             auto self = shared_from_this(); // the map entry goes below
             closed = true;
             stream->close();
-            keep_alive.cancel();
-            connect_timer.cancel();
+            drop_connect_timer();
             srv->on_closed(*this);
         }
     };
@@ -258,6 +251,7 @@ struct server::impl {
     std::vector<std::unique_ptr<io_thread>> threads; // [0] is `io`
     std::size_t next_thread = 0;
     asio::steady_timer tick_timer;
+    clock::time_point next_full_tick = clock::now() + std::chrono::seconds(1);
     asio::steady_timer sys_timer;
     std::unique_ptr<tcp::acceptor> metrics_acceptor;
     clock::time_point started = clock::now();
@@ -367,18 +361,7 @@ struct server::impl {
             after_input_locked(ready);
         }
         if (connected_now)
-            c.connect_timer.cancel(); // frees its pending wait: idle connections stay small
-        flush_all(ready);
-    }
-
-    void on_timer(connection_id id)
-    {
-        ready_list ready;
-        {
-            std::lock_guard lock(mu);
-            eng.timer_fired(id, timer_id::keep_alive, clock::now());
-            after_input_locked(ready);
-        }
+            c.drop_connect_timer(); // idle connections stay small
         flush_all(ready);
     }
 
@@ -746,16 +729,32 @@ struct server::impl {
             });
     }
 
+    // Every second the engine's tick (wills, expiry, keep alive); in between, at
+    // the engine's next keep-alive deadline, only its timers.
     void schedule_tick()
     {
-        tick_timer.expires_after(std::chrono::seconds(1));
+        std::optional<clock::time_point> timer;
+        {
+            std::lock_guard lock(mu);
+            timer = eng.next_timer();
+        }
+        auto at = next_full_tick;
+        if (timer && *timer < at)
+            at = std::max(*timer, clock::now());
+        tick_timer.expires_at(at);
         tick_timer.async_wait([this](boost::system::error_code ec) {
             if (ec || stopping)
                 return;
             ready_list ready;
             {
                 std::lock_guard lock(mu);
-                eng.tick(clock::now());
+                auto now = clock::now();
+                if (now >= next_full_tick) {
+                    eng.tick(now);
+                    next_full_tick = now + std::chrono::seconds(1);
+                } else {
+                    eng.fire_timers(now);
+                }
                 after_input_locked(ready);
             }
             flush_all(ready);

@@ -29,9 +29,15 @@ session_core::session_core(role r, session_options opts)
     : role_(r),
       opts_(opts),
       decoder_(max_packet_size, r == role::client ? std::optional<protocol_version>() : std::nullopt),
-      cursor_(out_.end()),
-      ids_(opts.maximum_packet_id)
+      cursor_(out_.end())
 {
+}
+
+session_core::tables& session_core::tb()
+{
+    if (!tables_)
+        tables_ = std::make_unique<tables>(opts_.maximum_packet_id);
+    return *tables_;
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -164,18 +170,21 @@ void session_core::reset_connection()
 {
     phase_ = phase::idle;
     held_.clear();
-    for (auto& [id, req] : requests_) {
-        ids_.release(id);
-        if (req.is_subscribe)
-            actions_.emplace_back(subscribe_done{req.tag, make_error_code(errc::connection_lost), {}});
-        else
-            actions_.emplace_back(unsubscribe_done{req.tag, make_error_code(errc::connection_lost), {}});
+    if (tables_) {
+        auto& t = *tables_;
+        for (auto& [id, req] : t.requests) {
+            t.ids.release(id);
+            if (req.is_subscribe)
+                actions_.emplace_back(subscribe_done{req.tag, make_error_code(errc::connection_lost), {}});
+            else
+                actions_.emplace_back(unsubscribe_done{req.tag, make_error_code(errc::connection_lost), {}});
+        }
+        t.requests.clear();
+        t.qos1_unacked.clear(); // the peer resends them with DUP set
+        t.in_aliases.clear();   // aliases live only as long as the connection [MQTT-3.3.2-7]
+        t.out_aliases.clear();
+        t.out_alias_topics.clear();
     }
-    requests_.clear();
-    qos1_unacked_.clear(); // the peer resends them with DUP set
-    in_aliases_.clear();   // aliases live only as long as the connection [MQTT-3.3.2-7]
-    out_aliases_.clear();
-    out_alias_topics_.clear();
     mark_all_unsent();
     ping_sent_.reset();
     retransmit_armed_ = false;
@@ -191,7 +200,8 @@ void session_core::session_started(bool session_present, clock::time_point now)
     last_sent_ = now;
     if (!session_present) {
         // The peer has no state for us: nothing can be released or resumed.
-        qos2_in_.clear();
+        if (tables_)
+            tables_->qos2_in.clear();
         for (auto it = out_.begin(); it != out_.end();) {
             auto current = it++;
             if (current->stage == outgoing_stage::awaiting_comp) {
@@ -362,7 +372,7 @@ void session_core::on_connack(connack& pkt, clock::time_point now)
 
 std::size_t session_core::incoming_unacknowledged() const noexcept
 {
-    return qos1_unacked_.size() + qos2_in_.size();
+    return tables_ ? tables_->qos1_unacked.size() + tables_->qos2_in.size() : 0;
 }
 
 void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
@@ -375,10 +385,10 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
             }
             auto key = static_cast<std::uint16_t>(*alias);
             if (!pkt.topic.empty()) {
-                in_aliases_[key] = pkt.topic;
+                tb().in_aliases[key] = pkt.topic;
             } else {
-                auto found = in_aliases_.find(key);
-                if (found == in_aliases_.end()) {
+                auto found = tb().in_aliases.find(key);
+                if (found == tb().in_aliases.end()) {
                     protocol_violation(reason_code::protocol_error, now);
                     return;
                 }
@@ -408,13 +418,13 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
         return;
     case qos::at_least_once:
         if (opts_.manual_ack) {
-            if (qos1_unacked_.count(id))
+            if (tb().qos1_unacked.count(id))
                 return; // still with the application; its acknowledgment answers both
             if (incoming_unacknowledged() >= receive_max_) {
                 protocol_violation(reason_code::receive_maximum_exceeded, now); // [MQTT-3.3.4-9]
                 return;
             }
-            qos1_unacked_.insert(id);
+            tb().qos1_unacked.insert(id);
             actions_.emplace_back(deliver_message{std::move(pkt)});
         } else {
             actions_.emplace_back(deliver_message{std::move(pkt)});
@@ -422,8 +432,8 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
         }
         return;
     case qos::exactly_once: {
-        auto found = qos2_in_.find(id);
-        if (found != qos2_in_.end()) {
+        auto found = tb().qos2_in.find(id);
+        if (found != tb().qos2_in.end()) {
             // A duplicate, however many times it comes: never delivered again
             // [MQTT-4.3.3-9] / [MQTT-4.3.3-10]; PUBREC again once we have sent one.
             if (found->second)
@@ -434,7 +444,7 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
             protocol_violation(reason_code::receive_maximum_exceeded, now);
             return;
         }
-        qos2_in_.emplace(id, !opts_.manual_ack);
+        tb().qos2_in.emplace(id, !opts_.manual_ack);
         actions_.emplace_back(deliver_message{std::move(pkt)});
         if (!opts_.manual_ack)
             send(pubrec{id, reason_code::success, {}}, now);
@@ -449,16 +459,16 @@ void session_core::acknowledge(std::uint16_t packet_id, reason_code code, clock:
         code = reason_code::success;
         props.clear();
     }
-    if (qos1_unacked_.erase(packet_id)) {
+    if (tb().qos1_unacked.erase(packet_id)) {
         if (phase_ == phase::connected)
             send(puback{packet_id, code, std::move(props)}, now);
         return;
     }
-    auto found = qos2_in_.find(packet_id);
-    if (found == qos2_in_.end() || found->second)
+    auto found = tb().qos2_in.find(packet_id);
+    if (found == tb().qos2_in.end() || found->second)
         return;
     if (is_error(code)) {
-        qos2_in_.erase(found); // the exchange ends with this PUBREC [MQTT-4.3.3-?]
+        tb().qos2_in.erase(found); // the exchange ends with this PUBREC [MQTT-4.3.3-?]
     } else {
         found->second = true;
     }
@@ -468,7 +478,7 @@ void session_core::acknowledge(std::uint16_t packet_id, reason_code code, clock:
 
 void session_core::on_pubrel(const pubrel& pkt, clock::time_point now)
 {
-    if (qos2_in_.erase(pkt.packet_id)) {
+    if (tb().qos2_in.erase(pkt.packet_id)) {
         send(pubcomp{pkt.packet_id, reason_code::success, {}}, now); // [MQTT-4.3.3-11]
         return;
     }
@@ -479,8 +489,8 @@ void session_core::on_pubrel(const pubrel& pkt, clock::time_point now)
 
 void session_core::on_puback(const puback& pkt, clock::time_point now)
 {
-    auto found = out_by_id_.find(pkt.packet_id);
-    if (found == out_by_id_.end())
+    auto found = tb().out_by_id.find(pkt.packet_id);
+    if (found == tb().out_by_id.end())
         return;
     auto it = found->second;
     if (it->msg.qos != qos::at_least_once || it->stage != outgoing_stage::awaiting_ack)
@@ -491,8 +501,8 @@ void session_core::on_puback(const puback& pkt, clock::time_point now)
 
 void session_core::on_pubrec(const pubrec& pkt, clock::time_point now)
 {
-    auto found = out_by_id_.find(pkt.packet_id);
-    if (found == out_by_id_.end() || found->second->msg.qos != qos::exactly_once) {
+    auto found = tb().out_by_id.find(pkt.packet_id);
+    if (found == tb().out_by_id.end() || found->second->msg.qos != qos::exactly_once) {
         auto code = version_ == protocol_version::v5 ? reason_code::packet_identifier_not_found : reason_code::success;
         send(pubrel{pkt.packet_id, code, {}}, now);
         return;
@@ -517,8 +527,8 @@ void session_core::on_pubrec(const pubrec& pkt, clock::time_point now)
 
 void session_core::on_pubcomp(const pubcomp& pkt, clock::time_point now)
 {
-    auto found = out_by_id_.find(pkt.packet_id);
-    if (found == out_by_id_.end() || found->second->stage != outgoing_stage::awaiting_comp)
+    auto found = tb().out_by_id.find(pkt.packet_id);
+    if (found == tb().out_by_id.end() || found->second->stage != outgoing_stage::awaiting_comp)
         return;
     finish(found->second, {}, pkt.code, pkt.props);
     pump(now);
@@ -527,8 +537,8 @@ void session_core::on_pubcomp(const pubcomp& pkt, clock::time_point now)
 template <class Ack>
 void session_core::on_sub_ack(Ack& pkt, bool is_subscribe, clock::time_point now)
 {
-    auto found = requests_.find(pkt.packet_id);
-    if (found == requests_.end() || found->second.is_subscribe != is_subscribe) {
+    auto found = tb().requests.find(pkt.packet_id);
+    if (found == tb().requests.end() || found->second.is_subscribe != is_subscribe) {
         protocol_violation(reason_code::protocol_error, now);
         return;
     }
@@ -538,8 +548,8 @@ void session_core::on_sub_ack(Ack& pkt, bool is_subscribe, clock::time_point now
         return;
     }
     auto tag = found->second.tag;
-    ids_.release(pkt.packet_id);
-    requests_.erase(found);
+    tb().ids.release(pkt.packet_id);
+    tb().requests.erase(found);
     if constexpr (std::is_same_v<Ack, mqtt::suback>)
         actions_.emplace_back(subscribe_done{tag, {}, std::move(pkt)});
     else
@@ -616,11 +626,11 @@ void session_core::pump(clock::time_point now)
             if (inflight_out_ >= peer_receive_max_ || (opts_.max_inflight && inflight_out_ >= opts_.max_inflight))
                 break; // [MQTT-4.9.0-2]: wait for the window
             if (it->msg.packet_id == 0) {
-                auto id = ids_.allocate();
+                auto id = tb().ids.allocate();
                 if (!id)
                     break; // every id is in flight; an acknowledgment frees one
                 it->msg.packet_id = *id;
-                out_by_id_[*id] = it;
+                tb().out_by_id[*id] = it;
             }
         }
         ++cursor_;
@@ -662,14 +672,14 @@ void session_core::transmit(out_list::iterator it, clock::time_point now)
     // Resent PUBLISH packets carry DUP=1 [MQTT-4.4.0-2] (5.0) / [MQTT-3.3.1-1].
     out.dup = item.ever_sent && out.qos != qos::at_most_once;
     if (*version_ == protocol_version::v5 && peer_alias_max_ > 0 && opts_.auto_topic_alias) {
-        auto found = out_aliases_.find(out.topic.view());
-        if (found != out_aliases_.end()) {
+        auto found = tb().out_aliases.find(out.topic.view());
+        if (found != tb().out_aliases.end()) {
             out.props.set(property_id::topic_alias, found->second);
             out.topic = buffer();
-        } else if (out_aliases_.size() < peer_alias_max_) {
-            auto alias = static_cast<std::uint16_t>(out_aliases_.size() + 1);
-            out_alias_topics_.push_back(out.topic);
-            out_aliases_.emplace(out_alias_topics_.back().view(), alias);
+        } else if (tb().out_aliases.size() < peer_alias_max_) {
+            auto alias = static_cast<std::uint16_t>(tb().out_aliases.size() + 1);
+            tb().out_alias_topics.push_back(out.topic);
+            tb().out_aliases.emplace(tb().out_alias_topics.back().view(), alias);
             out.props.set(property_id::topic_alias, alias);
         }
     }
@@ -697,8 +707,8 @@ void session_core::transmit(out_list::iterator it, clock::time_point now)
 void session_core::finish(out_list::iterator it, std::error_code ec, reason_code code, properties props)
 {
     if (it->msg.qos != qos::at_most_once && it->msg.packet_id != 0) {
-        out_by_id_.erase(it->msg.packet_id);
-        ids_.release(it->msg.packet_id);
+        tb().out_by_id.erase(it->msg.packet_id);
+        tb().ids.release(it->msg.packet_id);
     }
     if (it->sent_this_connection) {
         if (it->msg.qos != qos::at_most_once)
@@ -724,11 +734,11 @@ void session_core::subscribe(mqtt::subscribe pkt, std::uint64_t tag, clock::time
     for (auto& s : pkt.subscriptions)
         if (validate_topic_filter(s.filter))
             return fail(make_error_code(reason_code::topic_filter_invalid));
-    auto id = ids_.allocate();
+    auto id = tb().ids.allocate();
     if (!id)
         return fail(make_error_code(errc::packet_id_exhausted));
     pkt.packet_id = *id;
-    requests_[*id] = pending_request{true, tag, pkt.subscriptions.size()};
+    tb().requests[*id] = pending_request{true, tag, pkt.subscriptions.size()};
     send(std::move(pkt), now);
 }
 
@@ -742,11 +752,11 @@ void session_core::unsubscribe(mqtt::unsubscribe pkt, std::uint64_t tag, clock::
     for (auto& f : pkt.filters)
         if (validate_topic_filter(f))
             return fail(make_error_code(reason_code::topic_filter_invalid));
-    auto id = ids_.allocate();
+    auto id = tb().ids.allocate();
     if (!id)
         return fail(make_error_code(errc::packet_id_exhausted));
     pkt.packet_id = *id;
-    requests_[*id] = pending_request{false, tag, pkt.filters.size()};
+    tb().requests[*id] = pending_request{false, tag, pkt.filters.size()};
     send(std::move(pkt), now);
 }
 
@@ -878,18 +888,21 @@ session_state session_core::state() const
         m.msg.dup = item.ever_sent && stage == outgoing_stage::awaiting_ack;
         s.outgoing.push_back(std::move(m));
     }
-    for (auto& [id, pubrec_sent] : qos2_in_)
-        if (pubrec_sent)
-            s.qos2_received.push_back(id);
+    if (tables_)
+        for (auto& [id, pubrec_sent] : tables_->qos2_in)
+            if (pubrec_sent)
+                s.qos2_received.push_back(id);
     return s;
 }
 
 void session_core::restore(session_state s)
 {
     out_.clear();
-    out_by_id_.clear();
-    ids_.clear();
-    qos2_in_.clear();
+    if (tables_) {
+        tables_->out_by_id.clear();
+        tables_->ids.clear();
+        tables_->qos2_in.clear();
+    }
     for (auto& m : s.outgoing) {
         if (m.msg.qos == qos::at_most_once)
             continue;
@@ -897,17 +910,17 @@ void session_core::restore(session_state s)
         item.msg = std::move(m.msg);
         item.stage = m.stage;
         item.ever_sent = m.stage != outgoing_stage::queued;
-        if (item.msg.packet_id != 0 && !ids_.register_id(item.msg.packet_id)) {
+        if (item.msg.packet_id != 0 && !tb().ids.register_id(item.msg.packet_id)) {
             if (item.stage != outgoing_stage::queued)
                 continue; // two in-flight messages with one id cannot both be resumed
             item.msg.packet_id = 0;
         }
         out_.push_back(std::move(item));
         if (out_.back().msg.packet_id != 0)
-            out_by_id_[out_.back().msg.packet_id] = std::prev(out_.end());
+            tb().out_by_id[out_.back().msg.packet_id] = std::prev(out_.end());
     }
     for (auto id : s.qos2_received)
-        qos2_in_[id] = true;
+        tb().qos2_in[id] = true;
     mark_all_unsent();
 }
 
@@ -918,14 +931,22 @@ void session_core::adopt_session(session_core& from)
     clear(make_error_code(errc::cancelled));
     from.connection_lost(clock::time_point{});
     from.actions_.clear();
-    // splice keeps the iterators in out_by_id_ valid; they now point into out_.
+    // splice keeps the iterators in out_by_id valid; they now point into out_.
     out_.splice(out_.end(), from.out_);
-    out_by_id_ = std::move(from.out_by_id_);
-    from.out_by_id_.clear();
-    ids_ = std::move(from.ids_);
-    from.ids_.clear();
-    qos2_in_ = std::move(from.qos2_in_);
-    from.qos2_in_.clear();
+    if (from.tables_) {
+        auto& f = *from.tables_;
+        auto& t = tb();
+        t.out_by_id = std::move(f.out_by_id);
+        f.out_by_id.clear();
+        t.ids = std::move(f.ids);
+        f.ids.clear();
+        t.qos2_in = std::move(f.qos2_in);
+        f.qos2_in.clear();
+    } else if (tables_) {
+        tables_->out_by_id.clear();
+        tables_->ids.clear();
+        tables_->qos2_in.clear();
+    }
     mark_all_unsent();
     from.cursor_ = from.out_.end();
     from.inflight_out_ = from.queued_count_ = from.queued_bytes_ = 0;
@@ -936,8 +957,10 @@ void session_core::clear(std::error_code why)
 {
     while (!out_.empty())
         finish(out_.begin(), why, reason_code::unspecified_error, {});
-    qos2_in_.clear();
-    qos1_unacked_.clear();
+    if (tables_) {
+        tables_->qos2_in.clear();
+        tables_->qos1_unacked.clear();
+    }
     cursor_ = out_.end();
 }
 

@@ -627,10 +627,52 @@ TEST_CASE("5.0: without Server Keep Alive in CONNACK the client's Keep Alive is 
     REQUIRE(got.size() == 1);
     REQUIRE(std::holds_alternative<connack>(got[0]));
     CHECK_FALSE(std::get<connack>(got[0]).props.contains(property_id::server_keep_alive));
-    auto* out = b.e.output(c.id);
-    REQUIRE(out);
-    REQUIRE(out->keep_alive_at);
-    CHECK(*out->keep_alive_at == b.now + std::chrono::seconds(15));
+    auto deadline = b.e.keep_alive_deadline(c.id);
+    REQUIRE(deadline);
+    CHECK(*deadline == b.now + std::chrono::seconds(15));
+    CHECK(b.e.next_timer() == deadline);
+}
+
+TEST_CASE("Keep Alive: the engine's ticks close a silent client at 1.5x and publish its will, and traffic "
+          "moves the deadline [MQTT-3.1.2-22] [MQTT-3.1.2-24]",
+    "[broker][spec][keepalive][MQTT-3.1.2-22][MQTT-3.1.2-24]")
+{
+    auto v = GENERATE(v5, v311);
+    broker_fixture b;
+    auto& w = b.connect(v, "watcher");
+    b.subscribe(w, "wills/#", {qos::at_least_once});
+    auto& c = b.open(v);
+    auto pkt = make_connect(v, "k");
+    pkt.keep_alive = 10;
+    pkt.will = will{buffer("wills/k"), buffer("gone"), qos::at_least_once, false, {}};
+    REQUIRE(connect_with(b, c, pkt).size() == 1);
+
+    b.advance(std::chrono::seconds(10));
+    c.send(pingreq{}, b.now); // moves the deadline to 25 s
+    b.settle();
+    CHECK(c.take_of<pingresp>().size() == 1);
+    b.advance(std::chrono::seconds(5)); // 15 s: the first deadline, no longer due
+    b.e.tick(b.now);
+    b.settle();
+    CHECK_FALSE(c.closed);
+    CHECK(b.e.keep_alive_deadline(c.id) == b.now + std::chrono::seconds(10));
+
+    b.advance(std::chrono::seconds(9)); // 24 s
+    b.e.fire_timers(b.now);
+    b.settle();
+    CHECK_FALSE(c.closed);
+    b.advance(std::chrono::seconds(1)); // 25 s: 1.5 x 10 s of silence
+    b.e.fire_timers(b.now);
+    b.settle();
+    CHECK(c.closed);
+    if (v == v5) {
+        auto d = c.take_of<mqtt::disconnect>();
+        REQUIRE(d.size() == 1);
+        CHECK(d[0].code == reason_code::keep_alive_timeout);
+    }
+    auto wills = w.take_of<mqtt::publish>();
+    REQUIRE(wills.size() == 1);
+    CHECK(wills[0].payload == std::string_view("gone"));
 }
 
 TEST_CASE("5.0 Maximum QoS: advertised, SUBSCRIBE at QoS 2 still accepted at the maximum, will QoS above it "

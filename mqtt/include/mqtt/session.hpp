@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -150,30 +151,39 @@ private:
     // transmitted on this connection; from cursor_ on they wait (window, ids).
     out_list out_;
     out_list::iterator cursor_;
-    std::unordered_map<std::uint16_t, out_list::iterator> out_by_id_;
-    packet_id_allocator ids_;
     std::size_t inflight_out_ = 0;
     std::size_t queued_count_ = 0;
     std::size_t queued_bytes_ = 0;
-    std::map<std::uint16_t, pending_request> requests_; // SUBSCRIBE / UNSUBSCRIBE awaiting ack
     bool retransmit_armed_ = false;
 
     // Incoming.
-    std::map<std::uint16_t, bool> qos2_in_; // id -> PUBREC sent (false: waiting for acknowledge())
-    std::set<std::uint16_t> qos1_unacked_;  // manual-ack QoS 1 ids not yet acknowledged
     std::uint16_t receive_max_ = 65535;     // ours
     std::uint32_t max_packet_ = max_packet_size; // ours
     std::uint16_t alias_max_ = 0;           // ours: aliases the peer may use
     std::uint8_t max_qos_ = 2;              // server: Maximum QoS it granted
     bool retain_available_ = true;          // server: Retain Available it granted
-    std::unordered_map<std::uint16_t, buffer> in_aliases_;
 
     // Limits the peer set.
     std::uint16_t peer_receive_max_ = 65535;
     std::uint32_t peer_max_packet_ = max_packet_size;
     std::uint16_t peer_alias_max_ = 0;
-    std::unordered_map<std::string_view, std::uint16_t> out_aliases_;
-    std::vector<buffer> out_alias_topics_; // owns the keys of out_aliases_
+
+    // The tables by packet id and alias: empty on an idle connection, so they are
+    // allocated at first use and an idle session costs a pointer for them, not
+    // some 400 bytes (a broker holds one core per client).
+    struct tables {
+        explicit tables(std::uint16_t maximum_packet_id) : ids(maximum_packet_id) {}
+        std::unordered_map<std::uint16_t, out_list::iterator> out_by_id; // into out_
+        packet_id_allocator ids;
+        std::map<std::uint16_t, pending_request> requests; // SUBSCRIBE / UNSUBSCRIBE awaiting ack
+        std::map<std::uint16_t, bool> qos2_in; // id -> PUBREC sent (false: waiting for acknowledge())
+        std::set<std::uint16_t> qos1_unacked;  // manual-ack QoS 1 ids not yet acknowledged
+        std::unordered_map<std::uint16_t, buffer> in_aliases;
+        std::unordered_map<std::string_view, std::uint16_t> out_aliases;
+        std::vector<buffer> out_alias_topics; // owns the keys of out_aliases
+    };
+    std::unique_ptr<tables> tables_;
+    tables& tb();
 
     // Keep alive.
     std::chrono::milliseconds keep_alive_{0};

@@ -124,8 +124,6 @@ struct connection_output {
     write_batch batch;             // bytes to write (take it when no write is in flight)
     bool close = false;            // close once the batch is written
     std::error_code close_reason;
-    std::optional<clock::time_point> keep_alive_at; // arm the keep-alive timer for this time
-    bool keep_alive_cancel = false;
 };
 
 struct session_record {
@@ -183,9 +181,18 @@ public:
     void timer_fired(connection_id id, timer_id timer, clock::time_point now);
     // The transport is gone (EOF, error, or the close the engine asked for).
     void closed(connection_id id, clock::time_point now);
-    // Delayed wills, session expiry. Call at next_deadline() or every second.
+    // Keep-alive checks, delayed wills, session expiry. Call every second, and at
+    // next_timer() for keep alive on time (fire_timers() alone does that part).
     void tick(clock::time_point now);
     std::optional<clock::time_point> next_deadline() const;
+    // The engine keeps every connection's keep-alive deadline in one heap rather
+    // than asking the server for a timer per connection: an idle connection then
+    // costs no timer object and no pending wait. The earliest deadline (possibly
+    // one since re-armed or closed: firing early is harmless), and the check.
+    std::optional<clock::time_point> next_timer() const;
+    void fire_timers(clock::time_point now);
+    // When the connection's keep-alive check is due (none: no Keep Alive).
+    std::optional<clock::time_point> keep_alive_deadline(connection_id id);
     // A message from the broker itself ($SYS): routed like a client's, no ACL.
     void publish_internal(mqtt::publish msg, clock::time_point now);
     // Disconnects everyone (5.0: 0x8B Server shutting down). Sessions stay.
@@ -307,6 +314,9 @@ private:
     subscription_tree tree_;
     std::map<std::string, retained_message, std::less<>> retained_;
     std::vector<connection_id> dirty_;
+    // Keep-alive deadlines, a min-heap; an entry whose connection has since moved
+    // its deadline (or gone) is skipped when it comes up.
+    std::vector<std::pair<clock::time_point, connection_id>> timers_;
     connection_id next_id_ = 1;
     std::uint64_t assigned_ids_ = 0;
     broker_metrics metrics_;
