@@ -28,21 +28,32 @@ struct engine::connection_state {
     connection_output out;
     bool dirty = false;
     // With a store: output held for the next group, then per group until committed.
-    write_batch staged;
-    // A vector, not a deque: libstdc++'s deque allocates 576 bytes even when empty,
-    // which every idle connection would pay; there are only a few groups here.
-    std::vector<std::pair<std::uint64_t, write_batch>> waiting;
+    // Allocated when output is first held, so that without a store (or while
+    // idle) a connection pays a pointer for it.
+    struct held_output {
+        write_batch staged;
+        // A vector, not a deque: libstdc++'s deque allocates 576 bytes even when
+        // empty; there are only a few groups here.
+        std::vector<std::pair<std::uint64_t, write_batch>> waiting;
+    };
+    std::unique_ptr<held_output> held;
     bool close_pending = false; // close once the held output is out
     std::error_code end_reason; // why we disconnect it (for the log), when the core's close has none
     bool ended = false;
     bool will_suppressed = false;   // normal DISCONNECT received
     bool will_requested = false;    // DISCONNECT 0x04 received
     std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
-    std::optional<std::string> username;
     std::optional<clock::time_point> keep_alive_at; // the core's keep-alive timer
 
     // Valid until the connection has ended.
     server_session& core() { return session ? *session->core : *pending; }
+    bool holds_output() const noexcept { return held && (!held->staged.empty() || !held->waiting.empty()); }
+    write_batch& staged()
+    {
+        if (!held)
+            held = std::make_unique<held_output>();
+        return held->staged;
+    }
 };
 
 engine::engine(engine_options options, std::shared_ptr<access_control> access)
@@ -359,7 +370,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     s->username = username;
     s->listener = c.info.listener_index;
     s->expires_at.reset();
-    s->will = pkt.will;
+    s->will = pkt.will ? std::make_unique<mqtt::will>(*pkt.will) : nullptr;
     s->will_delay = 0;
     if (s->will) {
         if (auto d = s->will->props.get_integer(property_id::will_delay_interval))
@@ -377,7 +388,6 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
             s->expiry_interval = static_cast<std::uint32_t>(std::min<std::uint64_t>(cap, never_expires - 1));
     }
     c.session = s;
-    c.username = username;
 
     ack.session_present = session_present; // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
     ack.code = reason_code::success;
@@ -410,8 +420,8 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
         e.version = pkt.version;
         e.clean_start = pkt.clean_start;
         e.keep_alive = pkt.keep_alive;
-        if (c.username)
-            e.username = *c.username;
+        if (s->username)
+            e.username = *s->username;
         client_event_(e);
     }
 }
@@ -638,9 +648,12 @@ void engine::route(const mqtt::publish& msg, const session_record* from, clock::
 // Bytes produced for a connection and not yet taken by the server.
 std::size_t engine::output_backlog(const connection_state& c) const
 {
-    std::size_t n = c.out.batch.size() + c.staged.size();
-    for (auto& group : c.waiting)
-        n += group.second.size();
+    std::size_t n = c.out.batch.size();
+    if (c.held) {
+        n += c.held->staged.size();
+        for (auto& group : c.held->waiting)
+            n += group.second.size();
+    }
     return n;
 }
 
@@ -673,7 +686,7 @@ void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, b
     }
     if (store_ && q != qos::at_most_once && s.expiry_interval != 0) {
         if (auto expiry = out.props.get_integer(property_id::message_expiry_interval))
-            s.expiry_deadlines.insert_or_assign(out.payload.data(), now + std::chrono::seconds(*expiry));
+            s.persisted().expiry_deadlines.insert_or_assign(out.payload.data(), now + std::chrono::seconds(*expiry));
         // Remembered for the next commit: appended to the stored queue, unless the
         // core did something else with it (then the session is written whole).
         auto copy = out;
@@ -681,7 +694,7 @@ void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, b
         s.core->publish(std::move(out), delivery_tag, now);
         auto after = s.core->queued_count() + s.core->inflight_count();
         if (after == before + 1) {
-            s.pending_appends.push_back(std::move(copy));
+            s.persisted().pending_appends.push_back(std::move(copy));
             touch_light(s);
         } else if (after != before) {
             touch(s);
@@ -802,10 +815,10 @@ void engine::hold_staged(std::uint64_t group)
 {
     for (auto id : staged_) {
         auto* c = find(id);
-        if (!c || c->staged.empty())
+        if (!c || !c->held || c->held->staged.empty())
             continue;
-        c->waiting.emplace_back(group, std::move(c->staged));
-        c->staged.clear();
+        c->held->waiting.emplace_back(group, std::move(c->held->staged));
+        c->held->staged.clear();
         waiting_.push_back(id);
     }
     staged_.clear();
@@ -817,20 +830,23 @@ void engine::group_committed(std::uint64_t id)
     std::vector<connection_id> still;
     for (auto cid : waiting_) {
         auto* c = find(cid);
-        if (!c)
+        if (!c || !c->held)
             continue;
+        auto& waiting = c->held->waiting;
         std::size_t released = 0;
-        while (released < c->waiting.size() && c->waiting[released].first <= committed_group_) {
-            c->out.batch.splice(std::move(c->waiting[released].second));
+        while (released < waiting.size() && waiting[released].first <= committed_group_) {
+            c->out.batch.splice(std::move(waiting[released].second));
             ++released;
         }
-        c->waiting.erase(c->waiting.begin(), c->waiting.begin() + static_cast<std::ptrdiff_t>(released));
+        waiting.erase(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(released));
         if (released)
             mark(*c);
-        if (!c->waiting.empty())
+        if (!waiting.empty())
             still.push_back(cid);
-        else if (c->close_pending && c->staged.empty())
+        else if (c->close_pending && c->held->staged.empty())
             end_output(*c);
+        if (!c->holds_output())
+            c->held.reset(); // idle again: give the buffers back
     }
     // One entry per connection and group: drop the duplicates.
     std::sort(still.begin(), still.end());
@@ -852,12 +868,13 @@ bool promises(const packet& p)
 
 void engine::send_output(connection_state& c, const packet& pkt, protocol_version v)
 {
-    if (store_ && (!c.staged.empty() || !c.waiting.empty() || promises(pkt))) {
-        if (c.staged.empty())
+    if (store_ && (c.holds_output() || promises(pkt))) {
+        auto& staged = c.staged();
+        if (staged.empty())
             staged_.push_back(c.id);
         if (c.session)
             touch(*c.session); // what it promises is in the session state: write it whole
-        c.staged.append(pkt, v);
+        staged.append(pkt, v);
         return;
     }
     if (c.out.batch.append(pkt, v))
@@ -866,7 +883,7 @@ void engine::send_output(connection_state& c, const packet& pkt, protocol_versio
 
 void engine::end_output(connection_state& c)
 {
-    if (!c.staged.empty() || !c.waiting.empty()) {
+    if (c.holds_output()) {
         c.close_pending = true; // after the held output (group_committed)
         return;
     }

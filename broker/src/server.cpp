@@ -713,7 +713,6 @@ struct server::impl {
                 log.log(log_type::notice, "New connection from " + s->remote_endpoint() + " on " + format_listener(lst.config, lst.port) + ".");
                 connection_info info;
                 info.remote_address = s->remote_endpoint();
-                info.listener = format_listener(lst.config, lst.port);
                 info.listener_index = index;
                 info.tls_common_name = s->peer_common_name();
                 info.use_identity_as_username = lst.config.use_identity_as_username;

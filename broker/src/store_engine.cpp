@@ -34,20 +34,20 @@ void engine::touch_retained(std::string_view topic)
 static void append_row(session_record& s, const mqtt::publish& msg, clock::time_point now, wall_ms wall, std::vector<store_op>& ops)
 {
     stored_queued row;
-    row.seq = s.next_seq++;
+    row.seq = s.persisted().next_seq++;
     row.msg = msg;
     row.msg.dup = false;
     row.msg.packet_id = 0;
     row.written_at = wall;
     // The expiry left now (the core counts it from when the message was queued).
     if (row.msg.props.get_integer(property_id::message_expiry_interval)) {
-        auto found = s.expiry_deadlines.find(msg.payload.data());
-        if (found != s.expiry_deadlines.end()) {
+        auto found = s.persisted().expiry_deadlines.find(msg.payload.data());
+        if (found != s.persisted().expiry_deadlines.end()) {
             auto left = std::chrono::ceil<std::chrono::seconds>(found->second - now).count();
             row.msg.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(std::max<long long>(left, 0)));
         }
     }
-    s.stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
+    s.persisted().stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
     ops.emplace_back(append_queued_op{s.client_id, std::move(row)});
 }
 
@@ -68,7 +68,8 @@ void engine::write_session(session_record& s, clock::time_point now, wall_clock:
     if (s.expires_at)
         ss.expires_at = to_wall(*s.expires_at);
     ss.connected = s.connection != 0;
-    ss.will = s.will;
+    if (s.will)
+        ss.will = *s.will;
     ss.will_delay = s.will_delay;
     if (s.will_at)
         ss.will_at = to_wall(*s.will_at);
@@ -90,19 +91,19 @@ void engine::write_session(session_record& s, clock::time_point now, wall_clock:
     ops.emplace_back(put_session_op{std::move(ss)});
 
     // The queue: normally the stored rows minus a prefix, plus new messages.
-    auto& rows = s.stored_queue;
+    auto& rows = s.persisted().stored_queue;
     std::size_t first_kept = rows.size();
     if (!queued.empty())
         for (first_kept = 0; first_kept < rows.size() && !rows[first_kept].same(*queued.front());)
             ++first_kept;
     const std::size_t kept = rows.size() - first_kept;
-    bool lines_up = !s.rewrite_queue && kept <= queued.size();
+    bool lines_up = !s.persisted().rewrite_queue && kept <= queued.size();
     for (std::size_t i = 0; lines_up && i < kept; ++i)
         lines_up = rows[first_kept + i].same(*queued[i]);
     std::size_t append_from = kept;
     if (lines_up) {
         if (first_kept > 0) {
-            auto before = first_kept < rows.size() ? rows[first_kept].seq : s.next_seq;
+            auto before = first_kept < rows.size() ? rows[first_kept].seq : s.persisted().next_seq;
             ops.emplace_back(remove_queued_op{s.client_id, before});
             rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(first_kept));
         }
@@ -111,18 +112,18 @@ void engine::write_session(session_record& s, clock::time_point now, wall_clock:
         ops.emplace_back(remove_queued_op{s.client_id, UINT64_MAX});
         rows.clear();
         append_from = 0;
-        s.rewrite_queue = false;
+        s.persisted().rewrite_queue = false;
     }
     for (std::size_t i = append_from; i < queued.size(); ++i)
         append_row(s, *queued[i], now, wall, ops);
-    s.pending_appends.clear(); // the comparison covered them
+    s.persisted().pending_appends.clear(); // the comparison covered them
     // Forget the deadlines of messages no longer queued.
-    if (!s.expiry_deadlines.empty()) {
+    if (!s.persisted().expiry_deadlines.empty()) {
         std::unordered_map<const void*, clock::time_point> still;
         for (auto* m : queued)
-            if (auto found = s.expiry_deadlines.find(m->payload.data()); found != s.expiry_deadlines.end())
+            if (auto found = s.persisted().expiry_deadlines.find(m->payload.data()); found != s.persisted().expiry_deadlines.end())
                 still.insert(*found);
-        s.expiry_deadlines = std::move(still);
+        s.persisted().expiry_deadlines = std::move(still);
     }
 }
 
@@ -130,9 +131,9 @@ void engine::write_session(session_record& s, clock::time_point now, wall_clock:
 void engine::write_appends(session_record& s, clock::time_point now, wall_clock::time_point wall_now, std::vector<store_op>& ops)
 {
     const wall_ms wall = to_wall_ms(wall_now);
-    for (auto& msg : s.pending_appends)
+    for (auto& msg : s.persisted().pending_appends)
         append_row(s, msg, now, wall, ops);
-    s.pending_appends.clear();
+    s.persisted().pending_appends.clear();
 }
 
 std::optional<store_group> engine::take_group(clock::time_point now, wall_clock::time_point wall_now)
@@ -148,21 +149,21 @@ std::optional<store_group> engine::take_group(clock::time_point now, wall_clock:
             // A session with a long queue that only had QoS 1 traffic is compared
             // with the store at most every snapshot_interval (acknowledgments from
             // its client may then be resent once, with DUP, after a crash).
-            const bool whole = s.needs_snapshot || s.rewrite_queue || !stored_ids_.count(id)
+            const bool whole = s.persisted().needs_snapshot || s.persisted().rewrite_queue || !stored_ids_.count(id)
                 || s.core->queued_count() + s.core->inflight_count() <= whole_snapshot_below
-                || now - s.last_snapshot >= snapshot_interval;
+                || now - s.persisted().last_snapshot >= snapshot_interval;
             if (whole) {
                 write_session(s, now, wall_now, g.ops);
                 s.subscriptions_changed = false;
-                s.needs_snapshot = false;
-                s.last_snapshot = now;
+                s.persisted().needs_snapshot = false;
+                s.persisted().last_snapshot = now;
                 stored_ids_.insert(id);
             } else {
                 write_appends(s, now, wall_now, g.ops);
             }
         } else {
             if (it != sessions_.end())
-                it->second->pending_appends.clear(); // not stored (any more)
+                it->second->persisted().pending_appends.clear(); // not stored (any more)
             if (stored_ids_.erase(id))
                 g.ops.emplace_back(remove_session_op{id});
         }
@@ -205,7 +206,8 @@ void engine::restore_session(stored_session& ss, clock::time_point now, wall_clo
     s->version = ss.version;
     s->username = ss.username;
     s->expiry_interval = ss.expiry_interval;
-    s->will = std::move(ss.will);
+    if (ss.will)
+        s->will = std::make_unique<mqtt::will>(std::move(*ss.will));
     s->will_delay = ss.will_delay;
     s->core = std::make_unique<server_session>(core_options());
 
@@ -213,7 +215,7 @@ void engine::restore_session(stored_session& ss, clock::time_point now, wall_clo
     // queued ones are queued anew, with the expiry they have left.
     s->core->restore(std::move(ss.state));
     for (auto& row : ss.queue) {
-        s->next_seq = std::max(s->next_seq, row.seq + 1);
+        s->persisted().next_seq = std::max(s->persisted().next_seq, row.seq + 1);
         auto& msg = row.msg;
         if (auto expiry = msg.props.get_integer(property_id::message_expiry_interval)) {
             const auto waited = std::max<wall_ms>(0, wall - row.written_at) / 1000;
@@ -224,13 +226,13 @@ void engine::restore_session(stored_session& ss, clock::time_point now, wall_clo
             }
             auto left = static_cast<std::uint32_t>(*expiry - waited);
             msg.props.set(property_id::message_expiry_interval, left);
-            s->expiry_deadlines.insert_or_assign(msg.payload.data(), now + std::chrono::seconds(left));
+            s->persisted().expiry_deadlines.insert_or_assign(msg.payload.data(), now + std::chrono::seconds(left));
         }
-        s->stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
+        s->persisted().stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
         s->core->publish(std::move(msg), delivery_tag, now); // the buffers stay the same
     }
     s->core->actions().clear();
-    s->rewrite_queue = false;
+    s->persisted().rewrite_queue = false;
 
     if (s->expiry_interval != never_expires) {
         if (ss.connected)

@@ -56,7 +56,6 @@ fake_client& connect_on(broker_fixture& f, std::size_t listener, protocol_versio
     bool clean = true)
 {
     connection_info info;
-    info.listener = "test " + std::to_string(listener);
     info.listener_index = listener;
     auto& c = f.open(v, info);
     mqtt::connect pkt;

@@ -28,7 +28,6 @@ using connection_id = std::uint64_t;
 // What the server knows about a connection before CONNECT.
 struct connection_info {
     std::string remote_address;
-    std::string listener;               // e.g. "tcp 127.0.0.1:1883"
     std::size_t listener_index = 0;     // which configured listener accepted it
     std::string tls_common_name;        // verified client certificate CN, if any
     bool use_identity_as_username = false;
@@ -133,7 +132,7 @@ struct session_record {
     protocol_version version = protocol_version::v5;
     std::optional<std::string> username;
     std::optional<std::size_t> listener; // of the last connection (client_identity::listener)
-    std::optional<mqtt::will> will;
+    std::unique_ptr<mqtt::will> will; // a pointer: most clients have none
     std::uint32_t will_delay = 0;
     std::optional<clock::time_point> will_at;    // a delayed will waiting to be published
     std::uint32_t expiry_interval = 0;           // seconds; 0xFFFFFFFF = never
@@ -141,31 +140,42 @@ struct session_record {
     std::map<std::string, subscriber> subscriptions; // by the filter as subscribed (with $share/...)
     // With a store: the subscriptions must be written at the next commit.
     bool subscriptions_changed = true;
-    // With a store: when queued messages with a Message Expiry Interval expire, by
-    // payload address (what the core's session_state lets us recognise them by).
-    std::unordered_map<const void*, clock::time_point> expiry_deadlines;
-    // With a store: the queue rows it holds for this session, in order, each known by
-    // the buffers of its message; the next commit removes those sent since from the
-    // front and appends what was queued since.
-    struct queued_row {
-        const void* topic;
-        const void* payload;
-        std::size_t size;
-        mqtt::qos qos;
-        std::uint64_t seq;
-        bool same(const mqtt::publish& m) const noexcept
-        {
-            return topic == m.topic.data() && payload == m.payload.data() && size == m.payload.size() && qos == m.qos;
-        }
+    // What only a broker with a store tracks: allocated on first use (persisted()),
+    // so that without a store a session pays a pointer for it.
+    struct persistence {
+        // With a store: when queued messages with a Message Expiry Interval expire, by
+        // payload address (what the core's session_state lets us recognise them by).
+        std::unordered_map<const void*, clock::time_point> expiry_deadlines;
+        // With a store: the queue rows it holds for this session, in order, each known by
+        // the buffers of its message; the next commit removes those sent since from the
+        // front and appends what was queued since.
+        struct queued_row {
+            const void* topic;
+            const void* payload;
+            std::size_t size;
+            mqtt::qos qos;
+            std::uint64_t seq;
+            bool same(const mqtt::publish& m) const noexcept
+            {
+                return topic == m.topic.data() && payload == m.payload.data() && size == m.payload.size() && qos == m.qos;
+            }
+        };
+        std::vector<queued_row> stored_queue; // not a deque: that costs 576 bytes per idle session
+        std::uint64_t next_seq = 1;
+        bool rewrite_queue = true; // the store's rows are unknown: replace them all
+        // Messages queued since the last commit, and whether the next commit must
+        // compare the whole session with the store (otherwise it may only append these).
+        std::vector<mqtt::publish> pending_appends;
+        bool needs_snapshot = true;
+        clock::time_point last_snapshot{};
     };
-    std::vector<queued_row> stored_queue; // not a deque: that costs 576 bytes per idle session
-    std::uint64_t next_seq = 1;
-    bool rewrite_queue = true; // the store's rows are unknown: replace them all
-    // Messages queued since the last commit, and whether the next commit must
-    // compare the whole session with the store (otherwise it may only append these).
-    std::vector<mqtt::publish> pending_appends;
-    bool needs_snapshot = true;
-    clock::time_point last_snapshot{};
+    std::unique_ptr<persistence> stored;
+    persistence& persisted()
+    {
+        if (!stored)
+            stored = std::make_unique<persistence>();
+        return *stored;
+    }
 };
 
 class engine {
@@ -288,7 +298,7 @@ private:
     {
         if (store_) {
             dirty_sessions_.insert(s.client_id);
-            s.needs_snapshot = true;
+            s.persisted().needs_snapshot = true;
         }
     }
     // Changed only by QoS 1 acknowledgments and deliveries (pending_appends): a long
