@@ -446,12 +446,14 @@ struct server::impl {
         }
     }
 
-    // Outside the lock: each connection flushes on its own thread (inline when
-    // that is this one).
+    // Outside the lock: each connection flushes on its own thread, after the
+    // handlers already queued there: the other sockets that were ready in this
+    // turn of the loop add their output first, so that a subscriber fed by many
+    // publishers gets one write per turn, not one per publisher's read.
     static void flush_all(ready_list& ready)
     {
         for (auto& c : ready)
-            asio::dispatch(*c->home->ctx, [c] { c->flush(); });
+            asio::post(*c->home->ctx, [c] { c->flush(); });
     }
 
     // On the main thread: the groups up to `id` are on disk.

@@ -332,7 +332,9 @@ void session_core::on_connect(mqtt::connect& pkt, clock::time_point now)
     alias_max_ = 0;
     max_qos_ = 2;
     retain_available_ = true;
+    problem_info_ = true;
     if (pkt.version == protocol_version::v5) {
+        problem_info_ = integer_property<std::uint8_t>(pkt.props, property_id::request_problem_information, 1) != 0;
         peer_receive_max_ = integer_property<std::uint16_t>(pkt.props, property_id::receive_maximum, 65535);
         peer_max_packet_ = integer_property<std::uint32_t>(pkt.props, property_id::maximum_packet_size, max_packet_size);
         peer_alias_max_ = integer_property<std::uint16_t>(pkt.props, property_id::topic_alias_maximum, 0);
@@ -562,19 +564,27 @@ bool session_core::send(packet pkt, clock::time_point now)
 {
     if (!version_)
         return false;
-    if (peer_max_packet_ < max_packet_size && !std::holds_alternative<mqtt::publish>(pkt)) {
-        // Too large for the peer: drop what the spec lets us drop [MQTT-3.1.2-25].
+    auto drop_diagnostics = [&] {
+        std::visit(
+            [](auto& p) {
+                if constexpr (requires { p.props; }) {
+                    p.props.remove(property_id::reason_string);
+                    p.props.remove(property_id::user_property);
+                }
+            },
+            pkt);
+    };
+    const bool is_publish = std::holds_alternative<mqtt::publish>(pkt);
+    if (!problem_info_ && !is_publish && !std::holds_alternative<connack>(pkt) && !std::holds_alternative<mqtt::disconnect>(pkt)) {
+        // The client asked for no Reason String or User Property beyond these [MQTT-3.1.2-29].
+        drop_diagnostics();
+    } else if (peer_max_packet_ < max_packet_size && !is_publish) {
+        // Too large for the peer: drop what the spec lets us drop [MQTT-3.1.2-25]
+        // (CONNACK [MQTT-3.2.2-19] [MQTT-3.2.2-20], PUBACK [MQTT-3.4.2-2] [MQTT-3.4.2-3],
+        // PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH alike).
         auto size = encoded_size(pkt, *version_);
-        if (size && *size > peer_max_packet_) {
-            std::visit(
-                [](auto& p) {
-                    if constexpr (requires { p.props; }) {
-                        p.props.remove(property_id::reason_string);
-                        p.props.remove(property_id::user_property);
-                    }
-                },
-                pkt);
-        }
+        if (size && *size > peer_max_packet_)
+            drop_diagnostics();
     }
     last_sent_ = now;
     actions_.emplace_back(send_packet{std::move(pkt)});

@@ -747,3 +747,170 @@ TEST_CASE("message_size_limit: a larger payload is not routed, 5.0 QoS 1 gets PU
     CHECK(acks[1].code == reason_code::success);
     CHECK(payloads(s.take_of<mqtt::publish>()) == std::vector<std::string>{"short"});
 }
+
+TEST_CASE("An accepted CONNECT is answered with CONNACK 0x00 and the session starts [MQTT-3.1.4-5]",
+    "[broker][spec][MQTT-3.1.4-5]")
+{
+    auto v = GENERATE(v5, v311);
+    broker_fixture b;
+    auto& c = b.open(v);
+    auto got = connect_with(b, c, make_connect(v, "ok"));
+    REQUIRE(got.size() == 1);
+    auto* ack = std::get_if<connack>(&got[0]);
+    REQUIRE(ack);
+    CHECK(ack->code == reason_code::success);
+    CHECK_FALSE(ack->session_present);
+    CHECK_FALSE(c.closed);
+    CHECK(b.e.has_session(c.id));
+}
+
+TEST_CASE("The Client Identifier names the session state: each persistent client gets back its own "
+          "subscriptions and queued messages, no one else's [MQTT-3.1.3-2]",
+    "[broker][spec][MQTT-3.1.3-2]")
+{
+    auto v = GENERATE(v5, v311);
+    broker_fixture b;
+    auto props = v == v5 ? expiry(600) : properties{};
+    auto& a = b.connect(v, "client-a", false, props);
+    b.subscribe(a, "for/a", {qos::at_least_once});
+    auto& c = b.connect(v, "client-b", false, props);
+    b.subscribe(c, "for/b", {qos::at_least_once});
+    a.drop(b.now);
+    c.drop(b.now);
+    auto& p = b.connect(v, "pub");
+    p.send(broker_fixture::msg("for/a", "to a", qos::at_least_once, 1), b.now);
+    p.send(broker_fixture::msg("for/b", "to b", qos::at_least_once, 2), b.now);
+    b.settle();
+
+    connack ack;
+    auto& b2 = b.connect(v, "client-b", false, props, std::nullopt, &ack);
+    CHECK(ack.session_present);
+    CHECK(payloads(b2.take_of<mqtt::publish>()) == std::vector<std::string>{"to b"});
+    auto& a2 = b.connect(v, "client-a", false, props, std::nullopt, &ack);
+    CHECK(ack.session_present);
+    CHECK(payloads(a2.take_of<mqtt::publish>()) == std::vector<std::string>{"to a"});
+    // And another identifier has no state at all.
+    auto& n = b.connect(v, "client-c", false, props, std::nullopt, &ack);
+    CHECK_FALSE(ack.session_present);
+    CHECK(n.take_of<mqtt::publish>().empty());
+}
+
+TEST_CASE("UNSUBSCRIBE of a filter that matches no subscription still gets its UNSUBACK "
+          "[MQTT-3.10.4-5] [MQTT-3.10.4-4]",
+    "[broker][spec][MQTT-3.10.4-5][MQTT-3.10.4-4]")
+{
+    auto v = GENERATE(v5, v311);
+    broker_fixture b;
+    auto& c = b.connect(v, "u");
+    c.send(mqtt::unsubscribe{9, {"never/subscribed"}, {}}, b.now);
+    b.settle();
+    auto acks = c.take_of<unsuback>();
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].packet_id == 9);
+    if (v == v5)
+        CHECK(acks[0].codes == std::vector<reason_code>{reason_code::no_subscription_existed});
+    CHECK_FALSE(c.closed);
+}
+
+TEST_CASE("QoS 2 received from a publisher: the PUBREL is answered with PUBCOMP even after the message's expiry "
+          "[MQTT-4.3.3-13]",
+    "[broker][spec][qos2][v5][MQTT-4.3.3-13]")
+{
+    broker_fixture b;
+    auto& p = b.connect(v5, "p");
+    auto m = broker_fixture::msg("t", "short-lived", qos::exactly_once, 5);
+    m.props.add(property_id::message_expiry_interval, 1u);
+    p.send(m, b.now);
+    b.settle();
+    auto recs = p.take_of<pubrec>();
+    REQUIRE(recs.size() == 1);
+    CHECK(recs[0].packet_id == 5);
+    b.advance(std::chrono::seconds(30)); // long expired
+    b.e.tick(b.now);
+    p.send(pubrel{5, reason_code::success, {}}, b.now);
+    b.settle();
+    auto comps = p.take_of<pubcomp>();
+    REQUIRE(comps.size() == 1);
+    CHECK(comps[0].packet_id == 5);
+    CHECK(comps[0].code == reason_code::success);
+    CHECK_FALSE(p.closed);
+}
+
+TEST_CASE("5.0 shared subscription: a message owed to a member whose session ends is not sent to another member "
+          "[MQTT-4.8.2-5]",
+    "[broker][spec][shared][v5][MQTT-4.8.2-5]")
+{
+    broker_fixture b;
+    auto& m1 = b.connect(v5, "m1", false, expiry(10));
+    auto& m2 = b.connect(v5, "m2", false, expiry(600));
+    b.subscribe(m1, "$share/g/t", {qos::at_least_once});
+    b.subscribe(m2, "$share/g/t", {qos::at_least_once});
+    auto& p = b.connect(v5, "p");
+    p.send(broker_fixture::msg("t", "owed", qos::at_least_once, 1), b.now);
+    b.settle();
+    auto a = m1.take_of<mqtt::publish>();
+    auto c = m2.take_of<mqtt::publish>();
+    REQUIRE(a.size() + c.size() == 1);
+    if (a.empty()) {
+        // Round robin picked m2: send another so that m1 holds one.
+        m2.send(mqtt::puback{c[0].packet_id, reason_code::success, {}}, b.now);
+        p.send(broker_fixture::msg("t", "owed", qos::at_least_once, 2), b.now);
+        b.settle();
+        a = m1.take_of<mqtt::publish>();
+        REQUIRE(m2.take_of<mqtt::publish>().empty());
+    }
+    REQUIRE(a.size() == 1);
+    m1.drop(b.now); // no PUBACK: the message is m1's
+    b.settle();
+    b.advance(std::chrono::seconds(11)); // m1's session expires
+    b.e.tick(b.now);
+    b.settle();
+    CHECK(b.e.find_session("m1") == nullptr);
+    CHECK(m2.take_of<mqtt::publish>().empty());
+    // A new m1 has no session and gets nothing either.
+    connack ack;
+    auto& back = b.connect(v5, "m1", false, expiry(10), std::nullopt, &ack);
+    CHECK_FALSE(ack.session_present);
+    CHECK(back.take_of<mqtt::publish>().empty());
+}
+
+TEST_CASE("5.0: without an Authentication Method in CONNECT the server sends no AUTH and none in CONNACK; an AUTH "
+          "from the client is a protocol error [MQTT-4.12.0-6] [MQTT-4.12.0-7]",
+    "[broker][spec][auth][v5][MQTT-4.12.0-6][MQTT-4.12.0-7]")
+{
+    broker_fixture b;
+    connack ack;
+    auto& c = b.connect(v5, "a", true, {}, std::nullopt, &ack);
+    CHECK_FALSE(ack.props.contains(property_id::authentication_method));
+    c.send(mqtt::auth{reason_code::continue_authentication, {}}, b.now);
+    b.settle();
+    CHECK(c.take_of<mqtt::auth>().empty());
+    auto d = c.take_of<mqtt::disconnect>();
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].code == reason_code::protocol_error);
+    CHECK(c.closed);
+}
+
+TEST_CASE("A CONNECT that does not match the packet format closes the connection without a session "
+          "[MQTT-3.1.4-1] [MQTT-4.8.0-1]",
+    "[broker][spec][errors][MQTT-3.1.4-1][MQTT-4.8.0-1]")
+{
+    auto v = GENERATE(v5, v311);
+    broker_fixture b;
+    auto& c = b.open(v);
+    // Connect Flags with the reserved bit set [MQTT-3.1.2-3].
+    std::string bad = v == v5 ? std::string("\x10\x0e\x00\x04MQTT\x05\x03\x00\x3c\x00\x00\x01x", 16)
+                              : std::string("\x10\x0d\x00\x04MQTT\x04\x03\x00\x3c\x00\x01x", 15);
+    b.e.received(c.id, bad, b.now);
+    b.settle();
+    CHECK(c.closed);
+    CHECK_FALSE(b.e.has_session(c.id));
+    for (auto& pkt : c.take()) {
+        auto* ack = std::get_if<connack>(&pkt);
+        if (ack) // 5.0 may answer with an error code first [MQTT-4.13.1-1]
+            CHECK(is_error(ack->code));
+        else
+            CHECK(std::holds_alternative<connack>(pkt));
+    }
+    CHECK(b.e.find_session("x") == nullptr);
+}

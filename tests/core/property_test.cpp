@@ -191,6 +191,18 @@ TEST_CASE("validate: UTF-8 string properties must be valid MQTT UTF-8 [MQTT-1.5.
     CHECK(check(value, packet_type::publish) == reason_code::malformed_packet);
 }
 
+TEST_CASE("validate: Content Type and Response Topic in PUBLISH are UTF-8 Encoded Strings [MQTT-3.3.2-19]",
+    "[property][validate][publish][MQTT-3.3.2-19]")
+{
+    CHECK(check(one(property_id::content_type, "application/json; charset=\xC3\xA9"), packet_type::publish)
+        == reason_code::success);
+    CHECK(check(one(property_id::content_type, b({0xFF, 0xFE})), packet_type::publish) == reason_code::malformed_packet);
+    CHECK(check(one(property_id::content_type, b({0xED, 0xA0, 0x80})), packet_type::publish)
+        == reason_code::malformed_packet); // a surrogate
+    CHECK(check(one(property_id::content_type, std::string("a\0b", 3)), packet_type::publish)
+        == reason_code::malformed_packet);
+}
+
 TEST_CASE("validate: duplicates are a protocol error, except User Property and Subscription Identifier in PUBLISH",
     "[property][validate]")
 {

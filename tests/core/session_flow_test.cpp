@@ -203,26 +203,168 @@ TEST_CASE("A PUBLISH larger than the peer's Maximum Packet Size is not sent [MQT
     CHECK(s.queued_count() == 0);
 }
 
-TEST_CASE("Reason strings and user properties are dropped when an acknowledgment would be too large [MQTT-3.1.2-25]",
-    "[session][size][v5]")
+namespace {
+
+// A Reason String and a User Property of 100 bytes each.
+properties diagnostics()
+{
+    properties p;
+    p.add(property_id::reason_string, std::string(100, 'r'));
+    p.add_user_property("k", std::string(100, 'v'));
+    return p;
+}
+
+// Every packet sent fits `limit` (when given) and carries neither a Reason
+// String nor a User Property; returns the packets.
+std::vector<packet> check_plain(const std::vector<action>& a, std::optional<std::uint32_t> limit)
+{
+    auto pkts = sent(a);
+    for (auto& p : pkts) {
+        if (limit) {
+            auto size = encoded_size(p, v5);
+            REQUIRE(size);
+            CHECK(*size <= *limit);
+        }
+        std::visit(
+            [](auto& x) {
+                if constexpr (requires { x.props; }) {
+                    CHECK_FALSE(x.props.contains(property_id::reason_string));
+                    CHECK_FALSE(x.props.contains(property_id::user_property));
+                }
+            },
+            p);
+    }
+    return pkts;
+}
+
+template <class T>
+std::vector<T> of(const std::vector<packet>& pkts)
+{
+    std::vector<T> r;
+    for (auto& p : pkts)
+        if (auto* x = std::get_if<T>(&p))
+            r.push_back(*x);
+    return r;
+}
+
+} // namespace
+
+TEST_CASE("Reason Strings and User Properties are dropped from any packet but PUBLISH that they would make "
+          "larger than the peer's Maximum Packet Size, and the packet still goes out "
+          "[MQTT-3.1.2-25] [MQTT-3.2.2-19] [MQTT-3.2.2-20] [MQTT-3.4.2-2] [MQTT-3.4.2-3] [MQTT-3.5.2-2] "
+          "[MQTT-3.5.2-3] [MQTT-3.6.2-2] [MQTT-3.6.2-3] [MQTT-3.7.2-2] [MQTT-3.7.2-3] [MQTT-3.9.2-1] "
+          "[MQTT-3.9.2-2] [MQTT-3.11.2-1] [MQTT-3.11.2-2] [MQTT-3.14.2-3] [MQTT-3.14.2-4] [MQTT-3.15.2-2] "
+          "[MQTT-3.15.2-3]",
+    "[session][size][v5][MQTT-3.1.2-25][MQTT-3.2.2-19][MQTT-3.2.2-20][MQTT-3.4.2-2][MQTT-3.4.2-3][MQTT-3.5.2-2]"
+    "[MQTT-3.5.2-3][MQTT-3.6.2-2][MQTT-3.6.2-3][MQTT-3.7.2-2][MQTT-3.7.2-3][MQTT-3.9.2-1][MQTT-3.9.2-2]"
+    "[MQTT-3.11.2-1][MQTT-3.11.2-2][MQTT-3.14.2-3][MQTT-3.14.2-4][MQTT-3.15.2-2][MQTT-3.15.2-3]")
+{
+    constexpr std::uint32_t limit = 64;
+    session_options o;
+    o.manual_ack = true;
+    server_session s(o);
+    auto cc = make_connect(v5);
+    cc.props.add(property_id::maximum_packet_size, limit);
+    // CONNACK
+    auto a = connect_server(s, v5, false, diagnostics(), cc);
+    auto acks = of<connack>(check_plain(a, limit));
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].code == reason_code::success);
+
+    // PUBACK and PUBREC, with the reason code kept.
+    auto p1 = make_publish("t", "x", qos::at_least_once);
+    p1.packet_id = 1;
+    s.receive(packet(p1), t0());
+    auto p2 = make_publish("t", "y", qos::exactly_once);
+    p2.packet_id = 2;
+    s.receive(packet(p2), t0());
+    take(s);
+    s.acknowledge(1, reason_code::not_authorized, t0(), diagnostics());
+    s.acknowledge(2, reason_code::success, t0(), diagnostics());
+    auto pkts = check_plain(take(s), limit);
+    REQUIRE(of<puback>(pkts).size() == 1);
+    CHECK(of<puback>(pkts)[0].code == reason_code::not_authorized);
+    REQUIRE(of<pubrec>(pkts).size() == 1);
+    // PUBCOMP answers the PUBREL.
+    s.receive(packet(pubrel{2, reason_code::success, {}}), t0());
+    REQUIRE(of<pubcomp>(check_plain(take(s), limit)).size() == 1);
+
+    // PUBREL: the sender's answer to PUBREC.
+    s.publish(make_publish("out", "z", qos::exactly_once), 7, t0());
+    auto sent_pub = of<mqtt::publish>(check_plain(take(s), std::nullopt));
+    REQUIRE(sent_pub.size() == 1);
+    s.receive(packet(pubrec{sent_pub[0].packet_id, reason_code::success, {}}), t0());
+    REQUIRE(of<pubrel>(check_plain(take(s), limit)).size() == 1);
+
+    // SUBACK, UNSUBACK, AUTH, DISCONNECT.
+    s.send(suback{3, {reason_code::granted_qos_1}, diagnostics()}, t0());
+    s.send(unsuback{4, {reason_code::success}, diagnostics()}, t0());
+    s.send(auth{reason_code::continue_authentication, diagnostics()}, t0());
+    pkts = check_plain(take(s), limit);
+    CHECK(of<suback>(pkts).size() == 1);
+    CHECK(of<unsuback>(pkts).size() == 1);
+    CHECK(of<auth>(pkts).size() == 1);
+    s.disconnect(mqtt::disconnect{reason_code::administrative_action, diagnostics()}, t0());
+    auto d = of<mqtt::disconnect>(check_plain(take(s), limit));
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].code == reason_code::administrative_action);
+
+    // Without a limit, nothing is dropped.
+    server_session big(o);
+    a = connect_server(big, v5, false, diagnostics());
+    auto big_acks = of<connack>(sent(a));
+    REQUIRE(big_acks.size() == 1);
+    CHECK(big_acks[0].props.get_string(property_id::reason_string) == std::string(100, 'r'));
+}
+
+TEST_CASE("Request Problem Information 0: no Reason String or User Property on any packet but PUBLISH, "
+          "CONNACK and DISCONNECT [MQTT-3.1.2-29]",
+    "[session][v5][MQTT-3.1.2-29]")
 {
     session_options o;
     o.manual_ack = true;
     server_session s(o);
     auto cc = make_connect(v5);
-    cc.props.add(property_id::maximum_packet_size, 32u);
-    connect_server(s, v5, false, {}, cc);
-    auto p = make_publish("t", "x", qos::at_least_once);
-    p.packet_id = 1;
-    s.receive(packet(p), t0());
-    take(s);
-    properties ack_props;
-    ack_props.add(property_id::reason_string, std::string(100, 'r'));
-    s.acknowledge(1, reason_code::not_authorized, t0(), ack_props);
-    auto acks = sent_of<puback>(take(s));
+    cc.props.add(property_id::request_problem_information, 0u);
+    auto a = connect_server(s, v5, false, diagnostics(), cc);
+    auto acks = of<connack>(sent(a));
     REQUIRE(acks.size() == 1);
-    CHECK(acks[0].code == reason_code::not_authorized);
-    CHECK(acks[0].props.empty());
+    CHECK(acks[0].props.contains(property_id::reason_string)); // allowed on CONNACK
+
+    auto p1 = make_publish("t", "x", qos::at_least_once);
+    p1.packet_id = 1;
+    s.receive(packet(p1), t0());
+    take(s);
+    s.acknowledge(1, reason_code::not_authorized, t0(), diagnostics());
+    s.send(suback{3, {reason_code::granted_qos_1}, diagnostics()}, t0());
+    auto pkts = check_plain(take(s), std::nullopt);
+    REQUIRE(of<puback>(pkts).size() == 1);
+    CHECK(of<puback>(pkts)[0].code == reason_code::not_authorized);
+    CHECK(of<suback>(pkts).size() == 1);
+
+    auto m = make_publish("out", "z", qos::at_most_once);
+    m.props.add_user_property("app", "data"); // an application's user property travels on
+    s.publish(m, 0, t0());
+    auto pubs = of<mqtt::publish>(sent(take(s)));
+    REQUIRE(pubs.size() == 1);
+    CHECK(pubs[0].props.contains(property_id::user_property));
+
+    s.disconnect(mqtt::disconnect{reason_code::administrative_action, diagnostics()}, t0());
+    auto d = of<mqtt::disconnect>(sent(take(s)));
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].props.contains(property_id::reason_string)); // allowed on DISCONNECT
+
+    // A later connection that asks for them gets them again.
+    server_session s2(o);
+    connect_server(s2, v5);
+    auto p2 = make_publish("t", "x", qos::at_least_once);
+    p2.packet_id = 1;
+    s2.receive(packet(p2), t0());
+    take(s2);
+    s2.acknowledge(1, reason_code::not_authorized, t0(), diagnostics());
+    auto acks2 = of<puback>(sent(take(s2)));
+    REQUIRE(acks2.size() == 1);
+    CHECK(acks2[0].props.contains(property_id::reason_string));
 }
 
 TEST_CASE("Incoming topic aliases: set, use, reject 0 or above the maximum, forget on reconnect "
@@ -261,8 +403,9 @@ TEST_CASE("Incoming topic aliases: set, use, reject 0 or above the maximum, forg
 }
 
 TEST_CASE("Outgoing topic aliases are assigned within the peer's maximum and never used without it "
-          "[MQTT-3.3.2-8] [MQTT-3.3.2-9] [MQTT-3.2.2-17] [MQTT-3.2.2-18] [MQTT-3.1.2-26] [MQTT-3.1.2-27]",
-    "[session][alias][v5][MQTT-3.3.2-8][MQTT-3.3.2-9][MQTT-3.2.2-17][MQTT-3.2.2-18][MQTT-3.1.2-26][MQTT-3.1.2-27]")
+          "[MQTT-3.3.2-8] [MQTT-3.3.2-9] [MQTT-3.2.2-17] [MQTT-3.2.2-18] [MQTT-3.1.2-26] [MQTT-3.1.2-27] [MQTT-3.3.2-11]",
+    "[session][alias][v5][MQTT-3.3.2-8][MQTT-3.3.2-9][MQTT-3.2.2-17][MQTT-3.2.2-18][MQTT-3.1.2-26][MQTT-3.1.2-27]"
+    "[MQTT-3.3.2-11]")
 {
     session_options o;
     o.auto_topic_alias = true;

@@ -426,3 +426,43 @@ TEST_CASE("PUBRELs are sent in the order the PUBRECs arrived [MQTT-4.6.0-4]", "[
     CHECK(rels[1].packet_id == pubs[0].packet_id);
     CHECK(rels[2].packet_id == pubs[1].packet_id);
 }
+
+TEST_CASE("A resent PUBLISH or PUBREL keeps the packet identifier of its first send, client and server alike "
+          "[MQTT-2.3.1-3] [MQTT-2.3.1-4]",
+    "[session][resend][MQTT-2.3.1-3][MQTT-2.3.1-4]")
+{
+    auto v = GENERATE(v311, v5);
+    auto check_resend = [&](auto& session, auto reconnect) {
+        session.publish(make_publish("t", "one", qos::at_least_once), 1, t0());
+        session.publish(make_publish("t", "two", qos::exactly_once), 2, t0());
+        auto first = sent_of<publish>(take(session));
+        REQUIRE(first.size() == 2);
+        CHECK(first[0].packet_id != first[1].packet_id);
+        session.receive(packet(pubrec{first[1].packet_id, reason_code::success, {}}), t0());
+        auto rel = sent_of<pubrel>(take(session));
+        REQUIRE(rel.size() == 1);
+        session.connection_lost(t0());
+        take(session);
+
+        auto again = reconnect();
+        auto pubs = sent_of<publish>(again);
+        REQUIRE(pubs.size() == 1); // the QoS 1 message; the QoS 2 one is past PUBREC
+        CHECK(pubs[0].dup);
+        CHECK(pubs[0].packet_id == first[0].packet_id);
+        auto rels = sent_of<pubrel>(again);
+        REQUIRE(rels.size() == 1);
+        CHECK(rels[0].packet_id == first[1].packet_id);
+    };
+    SECTION("client")
+    {
+        client_session c;
+        connect_client(c, v, false, {}, false);
+        check_resend(c, [&] { return connect_client(c, v, true, {}, false); });
+    }
+    SECTION("server")
+    {
+        server_session s;
+        connect_server(s, v, true);
+        check_resend(s, [&] { return connect_server(s, v, true); });
+    }
+}

@@ -162,6 +162,7 @@ private:
     std::uint16_t alias_max_ = 0;           // ours: aliases the peer may use
     std::uint8_t max_qos_ = 2;              // server: Maximum QoS it granted
     bool retain_available_ = true;          // server: Retain Available it granted
+    bool problem_info_ = true;              // server: the client's Request Problem Information
 
     // Limits the peer set.
     std::uint16_t peer_receive_max_ = 65535;
