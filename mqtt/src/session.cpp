@@ -603,9 +603,11 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
     }
     msg.dup = false;
     msg.packet_id = 0;
-    msg.props.remove(property_id::topic_alias); // aliases are ours to assign per connection
-    if (role_ == role::client)
-        msg.props.remove(property_id::subscription_identifier); // [MQTT-3.3.4-6]
+    if (!msg.props.empty()) {
+        msg.props.remove(property_id::topic_alias); // aliases are ours to assign per connection
+        if (role_ == role::client)
+            msg.props.remove(property_id::subscription_identifier); // [MQTT-3.3.4-6]
+    }
 
     // The bounds apply to what has to wait, not to what goes out at once.
     bool goes_out_now = phase_ == phase::connected && cursor_ == out_.end()
@@ -615,6 +617,14 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
         && ((opts_.max_queued_messages && queued_count_ >= opts_.max_queued_messages)
             || (opts_.max_queued_bytes && queued_bytes_ + msg.payload.size() > opts_.max_queued_bytes))) {
         fail(make_error_code(errc::queue_full), reason_code::quota_exceeded);
+        return;
+    }
+    if (goes_out_now && msg.qos == qos::at_most_once) {
+        // Nothing waits ahead of it and QoS 0 keeps no state: straight out,
+        // without a place in the outgoing list.
+        auto ec = send_publish(std::move(msg), false, now, now);
+        if (tag != 0)
+            actions_.emplace_back(publish_done{tag, ec, failure_code(ec), {}});
         return;
     }
     auto bytes = msg.payload.size();
@@ -666,21 +676,46 @@ void session_core::transmit(out_list::iterator it, clock::time_point now)
         return;
     }
 
-    mqtt::publish out = item.msg;
-    if (*version_ == protocol_version::v5 && !item.ever_sent) {
+    if (auto ec = send_publish(item.msg, item.ever_sent, item.enqueued_at, now)) {
+        finish(it, ec, failure_code(ec), {});
+        return;
+    }
+    mark_sent();
+    item.ever_sent = true;
+    item.last_sent_at = now;
+    if (item.msg.qos == qos::at_most_once) {
+        finish(it, {}, reason_code::success, {});
+        return;
+    }
+    item.stage = outgoing_stage::awaiting_ack;
+    ++inflight_out_;
+    arm_retransmit();
+}
+
+reason_code session_core::failure_code(std::error_code ec) noexcept
+{
+    if (!ec)
+        return reason_code::success;
+    return ec == make_error_code(reason_code::packet_too_large) ? reason_code::packet_too_large
+                                                                : reason_code::unspecified_error;
+}
+
+// One PUBLISH of a message (first send or resend): the expiry time left, DUP,
+// a topic alias, the peer's size limit. An error when it is not sent.
+std::error_code session_core::send_publish(mqtt::publish out, bool resend, clock::time_point enqueued_at,
+    clock::time_point now)
+{
+    if (*version_ == protocol_version::v5 && !resend && !out.props.empty()) {
         if (auto expiry = out.props.get_integer(property_id::message_expiry_interval)) {
-            auto waited = std::chrono::duration_cast<seconds>(now - item.enqueued_at).count();
-            if (waited >= static_cast<long long>(*expiry)) {
-                // Expired before onward delivery started: dropped [MQTT-3.3.2-5].
-                finish(it, make_error_code(errc::message_expired), reason_code::unspecified_error, {});
-                return;
-            }
+            auto waited = std::chrono::duration_cast<seconds>(now - enqueued_at).count();
+            if (waited >= static_cast<long long>(*expiry))
+                return make_error_code(errc::message_expired); // expired before onward delivery started [MQTT-3.3.2-5]
             // The receiver sees the time that is left [MQTT-3.3.2-6].
             out.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(*expiry - static_cast<std::uint32_t>(waited)));
         }
     }
     // Resent PUBLISH packets carry DUP=1 [MQTT-4.4.0-2] (5.0) / [MQTT-3.3.1-1].
-    out.dup = item.ever_sent && out.qos != qos::at_most_once;
+    out.dup = resend && out.qos != qos::at_most_once;
     if (*version_ == protocol_version::v5 && peer_alias_max_ > 0 && opts_.auto_topic_alias) {
         auto found = tb().out_aliases.find(out.topic.view());
         if (found != tb().out_aliases.end()) {
@@ -695,23 +730,11 @@ void session_core::transmit(out_list::iterator it, clock::time_point now)
     }
     if (peer_max_packet_ < max_packet_size) {
         auto size = encoded_size(out, *version_);
-        if (!size || *size > peer_max_packet_) {
-            // Larger than the peer accepts: it is not sent [MQTT-3.1.2-24] (5.0).
-            finish(it, make_error_code(reason_code::packet_too_large), reason_code::packet_too_large, {});
-            return;
-        }
+        if (!size || *size > peer_max_packet_)
+            return make_error_code(reason_code::packet_too_large); // larger than the peer accepts [MQTT-3.1.2-24] (5.0)
     }
     send(std::move(out), now);
-    mark_sent();
-    item.ever_sent = true;
-    item.last_sent_at = now;
-    if (item.msg.qos == qos::at_most_once) {
-        finish(it, {}, reason_code::success, {});
-        return;
-    }
-    item.stage = outgoing_stage::awaiting_ack;
-    ++inflight_out_;
-    arm_retransmit();
+    return {};
 }
 
 void session_core::finish(out_list::iterator it, std::error_code ec, reason_code code, properties props)

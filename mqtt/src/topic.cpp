@@ -75,9 +75,12 @@ std::error_code filter_invalid() noexcept
 
 std::error_code validate_topic_name(std::string_view name) noexcept
 {
-    if (!is_valid_topic_string(name) || name.find_first_of("+#") != std::string_view::npos) {
+    if (!is_valid_topic_string(name))
         return make_error_code(reason_code::topic_name_invalid);
-    }
+    // A plain loop: find_first_of("+#") calls memchr once per character.
+    for (char c : name)
+        if (c == '+' || c == '#')
+            return make_error_code(reason_code::topic_name_invalid);
     return {};
 }
 

@@ -2,6 +2,7 @@
 // A read-only view into shared, reference-counted bytes. Decoded PUBLISH topics
 // and payloads are buffers into the receive chunk, so fan-out to any number of
 // subscribers shares one allocation and never copies the payload.
+#include <algorithm>
 #include <compare>
 #include <cstddef>
 #include <memory>
@@ -27,7 +28,16 @@ public:
     buffer(std::shared_ptr<const void> owner, std::string_view view) noexcept
         : owner_(std::move(owner)), view_(view) {}
 
-    static buffer copy(std::string_view s) { return buffer(std::string(s)); }
+    // A copy of `s` in one allocation (holder and bytes together).
+    static buffer copy(std::string_view s)
+    {
+        if (s.empty())
+            return buffer(std::string()); // still owned: its data() is an identity
+        auto holder = std::make_shared<char[]>(s.size());
+        std::copy(s.begin(), s.end(), holder.get());
+        std::string_view view(holder.get(), s.size());
+        return buffer(std::move(holder), view);
+    }
 
     std::string_view view() const noexcept { return view_; }
     operator std::string_view() const noexcept { return view_; }

@@ -127,6 +127,8 @@ private:
     void session_started(bool session_present, clock::time_point now);
     void pump(clock::time_point now);
     void transmit(out_list::iterator it, clock::time_point now);
+    std::error_code send_publish(mqtt::publish out, bool resend, clock::time_point enqueued_at, clock::time_point now);
+    static reason_code failure_code(std::error_code ec) noexcept;
     void finish(out_list::iterator it, std::error_code ec, reason_code code, properties props);
     bool send(packet pkt, clock::time_point now);
     void protocol_violation(reason_code code, clock::time_point now);
