@@ -23,7 +23,9 @@ constexpr const char* own_flags_help =
     "     --move-corrupt-store  when the persistence store cannot be read, rename it\n"
     "                         to <file>.corrupt-<timestamp> and start with an empty\n"
     "                         store (see docs/persistence.md)\n"
-    "     --threads N         I/O threads serving connections (default: one per core)\n";
+    "     --threads N         I/O threads serving connections (default: the\n"
+    "                         configuration's `threads`, else one per core with\n"
+    "                         more than two cores, else one)\n";
 
 // 1..256, else nullopt.
 std::optional<unsigned> parse_threads(const char* text)

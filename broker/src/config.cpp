@@ -582,6 +582,9 @@ bool parser::handle(std::string_view key, std::string_view value, const location
     if (key == "max_keepalive") {
         return parse_number(key, value, loc, 10, 65535, cfg_.max_keepalive, error);
     }
+    if (key == "threads") {
+        return parse_number(key, value, loc, 1, 256, cfg_.threads, error);
+    }
     if (key == "max_qos") {
         std::uint8_t q = 0;
         if (!parse_number(key, value, loc, 0, 2, q, error)) {

@@ -89,6 +89,7 @@ TEST_CASE("an empty configuration listens on 127.0.0.1:1883 and allows anonymous
     CHECK(c.message_size_limit == 0);
     CHECK(c.max_packet_size == 0);
     CHECK(c.max_keepalive == 65535);
+    CHECK(c.threads == 0); // automatic
     CHECK(c.max_connections == -1);
     CHECK(c.sys_interval == 10s);
     CHECK_FALSE(c.persistence);
@@ -236,6 +237,7 @@ TEST_CASE("every global option is read", "[broker][config]")
         "message_size_limit 1048576\n"
         "max_packet_size 2097152\n"
         "max_keepalive 120\n"
+        "threads 3\n"
         "max_qos 1\n"
         "retain_available false\n"
         "queue_qos0_messages true\n"
@@ -269,6 +271,7 @@ TEST_CASE("every global option is read", "[broker][config]")
     CHECK(c.message_size_limit == 1048576);
     CHECK(c.max_packet_size == 2097152);
     CHECK(c.max_keepalive == 120);
+    CHECK(c.threads == 3);
     CHECK(c.max_qos == 1);
     CHECK_FALSE(c.retain_available);
     CHECK(c.queue_qos0_messages);
@@ -429,6 +432,7 @@ TEST_CASE("configuration errors carry the file and the line", "[broker][config]"
     CHECK(parse_error("max_queued_messages -1\n").starts_with("t.conf:1: 'max_queued_messages' must be between 0"));
     CHECK(parse_error("max_queued_bytes -1\n") == "t.conf:1: invalid number '-1' for 'max_queued_bytes'");
     CHECK(parse_error("max_keepalive 5\n") == "t.conf:1: 'max_keepalive' must be between 10 and 65535, got 5");
+    CHECK(parse_error("threads 0\n") == "t.conf:1: 'threads' must be between 1 and 256, got 0");
     CHECK(parse_error("max_packet_size 19\n") == "t.conf:1: max_packet_size must be 0 (no limit) or at least 20");
     CHECK(parse_error("message_size_limit 268435456\n").starts_with("t.conf:1: 'message_size_limit' must be between"));
     CHECK(parse_error("max_qos 3\n") == "t.conf:1: 'max_qos' must be between 0 and 2, got 3");

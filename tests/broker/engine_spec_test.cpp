@@ -874,7 +874,7 @@ TEST_CASE("5.0 shared subscription: a message owed to a member whose session end
     CHECK(back.take_of<mqtt::publish>().empty());
 }
 
-TEST_CASE("5.0: without an Authentication Method in CONNECT the server sends no AUTH and none in CONNACK; an AUTH "
+TEST_CASE("5.0: without an Authentication Method in CONNECT the server sends no AUTH and none in CONNACK, and an AUTH "
           "from the client is a protocol error [MQTT-4.12.0-6] [MQTT-4.12.0-7]",
     "[broker][spec][auth][v5][MQTT-4.12.0-6][MQTT-4.12.0-7]")
 {

@@ -96,6 +96,9 @@ struct broker_config {
     bool queue_qos0_messages = false;
     bool set_tcp_nodelay = true;                // accepted for compatibility; always on
 
+    // Ours: I/O threads (1..256); 0 = automatic (see server_options::threads).
+    unsigned threads = 0;
+
     // $SYS and metrics.
     std::chrono::seconds sys_interval{10};      // 0: no $SYS publishing
     std::optional<std::uint16_t> metrics_port;  // Prometheus text over HTTP; unset: off

@@ -23,8 +23,10 @@ struct server_options {
     // A store that cannot be read is renamed to <file>.corrupt-<timestamp> and the
     // broker starts empty (otherwise start() fails naming the file).
     bool move_corrupt_store = false;
-    // I/O threads serving connections, the caller's io.run() included; 0 = one
-    // per core. The engine itself is shared under one lock.
+    // I/O threads serving connections, the caller's io.run() included; 0 = the
+    // configuration's `threads`, else automatic: one per core on machines with
+    // more than two cores, one on smaller ones (see broker-design.md). The
+    // engine itself is shared under one lock.
     unsigned threads = 0;
 };
 
