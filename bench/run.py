@@ -288,6 +288,9 @@ def machine_summary():
     return load, mv, commit
 
 
+KEEP_MARKER = "<!-- kept by bench/run.py: hand-written analysis below -->"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs, one repetition (CI smoke test)")
@@ -616,6 +619,15 @@ def main():
     L.append("\n## Method\n")
     L.append(METHOD)
     text = "\n".join(L) + "\n"
+    # Hand-written analysis at the end of the previous file (from the marker on)
+    # is kept: it explains figures this run only reproduces.
+    try:
+        with open(a.out) as f:
+            old = f.read()
+        if KEEP_MARKER in old:
+            text += "\n" + old[old.index(KEEP_MARKER):]
+    except OSError:
+        pass
     if a.raw:
         with open(a.raw, "w") as f:
             json.dump(run.raw, f, indent=1)
