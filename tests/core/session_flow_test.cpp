@@ -215,11 +215,10 @@ properties diagnostics()
 }
 
 // Every packet sent fits `limit` (when given) and carries neither a Reason
-// String nor a User Property; returns the packets.
-std::vector<packet> check_plain(const std::vector<action>& a, std::optional<std::uint32_t> limit)
+// String nor a User Property; returns the actions for sent_of<T>().
+std::vector<action> check_plain(std::vector<action> a, std::optional<std::uint32_t> limit)
 {
-    auto pkts = sent(a);
-    for (auto& p : pkts) {
+    for (auto& p : sent(a)) {
         if (limit) {
             auto size = encoded_size(p, v5);
             REQUIRE(size);
@@ -234,17 +233,7 @@ std::vector<packet> check_plain(const std::vector<action>& a, std::optional<std:
             },
             p);
     }
-    return pkts;
-}
-
-template <class T>
-std::vector<T> of(const std::vector<packet>& pkts)
-{
-    std::vector<T> r;
-    for (auto& p : pkts)
-        if (auto* x = std::get_if<T>(&p))
-            r.push_back(*x);
-    return r;
+    return a;
 }
 
 } // namespace
@@ -267,7 +256,7 @@ TEST_CASE("Reason Strings and User Properties are dropped from any packet but PU
     cc.props.add(property_id::maximum_packet_size, limit);
     // CONNACK
     auto a = connect_server(s, v5, false, diagnostics(), cc);
-    auto acks = of<connack>(check_plain(a, limit));
+    auto acks = sent_of<connack>(check_plain(a, limit));
     REQUIRE(acks.size() == 1);
     CHECK(acks[0].code == reason_code::success);
 
@@ -281,38 +270,38 @@ TEST_CASE("Reason Strings and User Properties are dropped from any packet but PU
     take(s);
     s.acknowledge(1, reason_code::not_authorized, t0(), diagnostics());
     s.acknowledge(2, reason_code::success, t0(), diagnostics());
-    auto pkts = check_plain(take(s), limit);
-    REQUIRE(of<puback>(pkts).size() == 1);
-    CHECK(of<puback>(pkts)[0].code == reason_code::not_authorized);
-    REQUIRE(of<pubrec>(pkts).size() == 1);
+    auto acts = check_plain(take(s), limit);
+    REQUIRE(sent_of<puback>(acts).size() == 1);
+    CHECK(sent_of<puback>(acts)[0].code == reason_code::not_authorized);
+    REQUIRE(sent_of<pubrec>(acts).size() == 1);
     // PUBCOMP answers the PUBREL.
     s.receive(packet(pubrel{2, reason_code::success, {}}), t0());
-    REQUIRE(of<pubcomp>(check_plain(take(s), limit)).size() == 1);
+    REQUIRE(sent_of<pubcomp>(check_plain(take(s), limit)).size() == 1);
 
     // PUBREL: the sender's answer to PUBREC.
     s.publish(make_publish("out", "z", qos::exactly_once), 7, t0());
-    auto sent_pub = of<mqtt::publish>(check_plain(take(s), std::nullopt));
+    auto sent_pub = sent_of<mqtt::publish>(check_plain(take(s), std::nullopt));
     REQUIRE(sent_pub.size() == 1);
     s.receive(packet(pubrec{sent_pub[0].packet_id, reason_code::success, {}}), t0());
-    REQUIRE(of<pubrel>(check_plain(take(s), limit)).size() == 1);
+    REQUIRE(sent_of<pubrel>(check_plain(take(s), limit)).size() == 1);
 
     // SUBACK, UNSUBACK, AUTH, DISCONNECT.
     s.send(suback{3, {reason_code::granted_qos_1}, diagnostics()}, t0());
     s.send(unsuback{4, {reason_code::success}, diagnostics()}, t0());
     s.send(auth{reason_code::continue_authentication, diagnostics()}, t0());
-    pkts = check_plain(take(s), limit);
-    CHECK(of<suback>(pkts).size() == 1);
-    CHECK(of<unsuback>(pkts).size() == 1);
-    CHECK(of<auth>(pkts).size() == 1);
+    acts = check_plain(take(s), limit);
+    CHECK(sent_of<suback>(acts).size() == 1);
+    CHECK(sent_of<unsuback>(acts).size() == 1);
+    CHECK(sent_of<auth>(acts).size() == 1);
     s.disconnect(mqtt::disconnect{reason_code::administrative_action, diagnostics()}, t0());
-    auto d = of<mqtt::disconnect>(check_plain(take(s), limit));
+    auto d = sent_of<mqtt::disconnect>(check_plain(take(s), limit));
     REQUIRE(d.size() == 1);
     CHECK(d[0].code == reason_code::administrative_action);
 
     // Without a limit, nothing is dropped.
     server_session big(o);
     a = connect_server(big, v5, false, diagnostics());
-    auto big_acks = of<connack>(sent(a));
+    auto big_acks = sent_of<connack>(a);
     REQUIRE(big_acks.size() == 1);
     CHECK(big_acks[0].props.get_string(property_id::reason_string) == std::string(100, 'r'));
 }
@@ -327,7 +316,7 @@ TEST_CASE("Request Problem Information 0: no Reason String or User Property on a
     auto cc = make_connect(v5);
     cc.props.add(property_id::request_problem_information, 0u);
     auto a = connect_server(s, v5, false, diagnostics(), cc);
-    auto acks = of<connack>(sent(a));
+    auto acks = sent_of<connack>(a);
     REQUIRE(acks.size() == 1);
     CHECK(acks[0].props.contains(property_id::reason_string)); // allowed on CONNACK
 
@@ -337,20 +326,20 @@ TEST_CASE("Request Problem Information 0: no Reason String or User Property on a
     take(s);
     s.acknowledge(1, reason_code::not_authorized, t0(), diagnostics());
     s.send(suback{3, {reason_code::granted_qos_1}, diagnostics()}, t0());
-    auto pkts = check_plain(take(s), std::nullopt);
-    REQUIRE(of<puback>(pkts).size() == 1);
-    CHECK(of<puback>(pkts)[0].code == reason_code::not_authorized);
-    CHECK(of<suback>(pkts).size() == 1);
+    auto acts = check_plain(take(s), std::nullopt);
+    REQUIRE(sent_of<puback>(acts).size() == 1);
+    CHECK(sent_of<puback>(acts)[0].code == reason_code::not_authorized);
+    CHECK(sent_of<suback>(acts).size() == 1);
 
     auto m = make_publish("out", "z", qos::at_most_once);
     m.props.add_user_property("app", "data"); // an application's user property travels on
     s.publish(m, 0, t0());
-    auto pubs = of<mqtt::publish>(sent(take(s)));
+    auto pubs = sent_of<mqtt::publish>(take(s));
     REQUIRE(pubs.size() == 1);
     CHECK(pubs[0].props.contains(property_id::user_property));
 
     s.disconnect(mqtt::disconnect{reason_code::administrative_action, diagnostics()}, t0());
-    auto d = of<mqtt::disconnect>(sent(take(s)));
+    auto d = sent_of<mqtt::disconnect>(take(s));
     REQUIRE(d.size() == 1);
     CHECK(d[0].props.contains(property_id::reason_string)); // allowed on DISCONNECT
 
@@ -362,7 +351,7 @@ TEST_CASE("Request Problem Information 0: no Reason String or User Property on a
     s2.receive(packet(p2), t0());
     take(s2);
     s2.acknowledge(1, reason_code::not_authorized, t0(), diagnostics());
-    auto acks2 = of<puback>(sent(take(s2)));
+    auto acks2 = sent_of<puback>(take(s2));
     REQUIRE(acks2.size() == 1);
     CHECK(acks2[0].props.contains(property_id::reason_string));
 }
