@@ -141,7 +141,7 @@ private:
         p.version = (index & 1) && v5_odd_ ? protocol_version::v5 : protocol_version::v3_1_1;
         if (index == 0)
             p.version = protocol_version::v5;
-        p.id = engine_.open({"127.0.0.1:1", "fuzz", 0, "", false, std::nullopt}, now_);
+        p.id = engine_.open({"127.0.0.1:1", 0, "", false, std::nullopt}, now_);
         p.decoder.emplace(max_packet_size, p.version);
         p.open = true;
     }
