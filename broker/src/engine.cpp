@@ -177,7 +177,7 @@ void engine::closed(connection_id id, clock::time_point now)
     if (!c->ended) {
         auto& core = c->core();
         core.connection_lost(now);
-        core.actions().clear();
+        give_spare_actions(std::move(core.actions()));
         connection_ended(*c, make_error_code(errc::connection_lost), now);
     }
     connections_.erase(id);
@@ -189,8 +189,8 @@ void engine::run(connection_state& c, server_session& core, clock::time_point no
 {
     auto& queue = core.actions();
     while (!queue.empty()) {
-        std::vector<action> batch;
-        batch.swap(queue);
+        auto batch = take_spare_actions();
+        batch.swap(queue); // the core fills a vector with capacity: no allocation per run
         for (auto& a : batch) {
             if (auto* s = std::get_if<send_packet>(&a)) {
                 if (c.ended || !core.version())
@@ -243,7 +243,26 @@ void engine::run(connection_state& c, server_session& core, clock::time_point no
                 connection_ended(c, cl->reason, now);
             }
         }
+        give_spare_actions(std::move(batch));
     }
+    give_spare_actions(std::move(queue)); // an idle core holds no capacity
+}
+
+std::vector<action> engine::take_spare_actions()
+{
+    if (spare_actions_.empty())
+        return {};
+    auto v = std::move(spare_actions_.back());
+    spare_actions_.pop_back();
+    return v;
+}
+
+void engine::give_spare_actions(std::vector<action>&& v)
+{
+    v.clear();
+    if (v.capacity() != 0 && spare_actions_.size() < 8)
+        spare_actions_.push_back(std::move(v));
+    v = std::vector<action>();
 }
 
 // Performs the actions of a session's core whatever connection it is on (or none).
@@ -264,7 +283,7 @@ void engine::run_session(session_record& s, clock::time_point now)
                 ++metrics_.dropped_queue_full;
         }
     }
-    queue.clear();
+    give_spare_actions(std::move(queue));
 }
 
 void engine::refuse(server_session& core, reason_code code, clock::time_point now)

@@ -231,7 +231,7 @@ void engine::restore_session(stored_session& ss, clock::time_point now, wall_clo
         s->persisted().stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
         s->core->publish(std::move(msg), delivery_tag, now); // the buffers stay the same
     }
-    s->core->actions().clear();
+    give_spare_actions(std::move(s->core->actions()));
     s->persisted().rewrite_queue = false;
 
     if (s->expiry_interval != never_expires) {

@@ -39,9 +39,10 @@ void insert_id(interval_map& m, std::uint16_t id)
         }
     }
     if (joins_right) {
-        const std::uint16_t last = right->second;
-        m.erase(right);
-        m.emplace(id, last);
+        // Re-keyed in place: no node freed and allocated again.
+        auto node = m.extract(right);
+        node.key() = id;
+        m.insert(std::move(node));
         return;
     }
     m.emplace(id, id);
@@ -96,8 +97,11 @@ void packet_id_allocator::release(std::uint16_t id)
     if (first == last) {
         intervals_.erase(it);
     } else if (id == first) {
-        intervals_.erase(it);
-        intervals_.emplace(static_cast<std::uint16_t>(id + 1U), last);
+        // The usual case (the oldest id in flight acknowledged): re-keyed in
+        // place, without freeing and allocating a node per message.
+        auto node = intervals_.extract(it);
+        node.key() = static_cast<std::uint16_t>(id + 1U);
+        intervals_.insert(std::move(node));
     } else if (id == last) {
         it->second = static_cast<std::uint16_t>(id - 1U);
     } else {

@@ -426,7 +426,15 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
                 protocol_violation(reason_code::receive_maximum_exceeded, now); // [MQTT-3.3.4-9]
                 return;
             }
-            tb().qos1_unacked.insert(id);
+            auto& t = tb();
+            if (!t.spare_unacked_nodes.empty()) {
+                auto node = std::move(t.spare_unacked_nodes.back());
+                t.spare_unacked_nodes.pop_back();
+                node.value() = id;
+                t.qos1_unacked.insert(std::move(node));
+            } else {
+                t.qos1_unacked.insert(id);
+            }
             actions_.emplace_back(deliver_message{std::move(pkt)});
         } else {
             actions_.emplace_back(deliver_message{std::move(pkt)});
@@ -461,7 +469,10 @@ void session_core::acknowledge(std::uint16_t packet_id, reason_code code, clock:
         code = reason_code::success;
         props.clear();
     }
-    if (tb().qos1_unacked.erase(packet_id)) {
+    auto& t = tb();
+    if (auto node = t.qos1_unacked.extract(packet_id)) {
+        if (t.spare_unacked_nodes.size() < max_spare_nodes)
+            t.spare_unacked_nodes.push_back(std::move(node));
         if (phase_ == phase::connected)
             send(puback{packet_id, code, std::move(props)}, now);
         return;
@@ -628,7 +639,13 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
         return;
     }
     auto bytes = msg.payload.size();
-    out_.push_back(out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, now, {}});
+    auto& spare = tb().spare_items;
+    if (!spare.empty()) {
+        out_.splice(out_.end(), spare, spare.begin());
+        out_.back() = out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, now, {}};
+    } else {
+        out_.push_back(out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, now, {}});
+    }
     if (cursor_ == out_.end())
         cursor_ = std::prev(out_.end());
     ++queued_count_;
@@ -650,7 +667,16 @@ void session_core::pump(clock::time_point now)
                 if (!id)
                     break; // every id is in flight; an acknowledgment frees one
                 it->msg.packet_id = *id;
-                tb().out_by_id[*id] = it;
+                auto& t = tb();
+                if (!t.spare_id_nodes.empty()) {
+                    auto node = std::move(t.spare_id_nodes.back());
+                    t.spare_id_nodes.pop_back();
+                    node.key() = *id;
+                    node.mapped() = it;
+                    t.out_by_id.insert(std::move(node));
+                } else {
+                    t.out_by_id[*id] = it;
+                }
             }
         }
         ++cursor_;
@@ -740,8 +766,10 @@ std::error_code session_core::send_publish(mqtt::publish out, bool resend, clock
 void session_core::finish(out_list::iterator it, std::error_code ec, reason_code code, properties props)
 {
     if (it->msg.qos != qos::at_most_once && it->msg.packet_id != 0) {
-        tb().out_by_id.erase(it->msg.packet_id);
-        tb().ids.release(it->msg.packet_id);
+        auto& t = tb();
+        if (auto node = t.out_by_id.extract(it->msg.packet_id); node && t.spare_id_nodes.size() < max_spare_nodes)
+            t.spare_id_nodes.push_back(std::move(node));
+        t.ids.release(it->msg.packet_id);
     }
     if (it->sent_this_connection) {
         if (it->msg.qos != qos::at_most_once)
@@ -754,7 +782,12 @@ void session_core::finish(out_list::iterator it, std::error_code ec, reason_code
         ++cursor_;
     if (it->tag != 0)
         actions_.emplace_back(publish_done{it->tag, ec, code, std::move(props)});
-    out_.erase(it);
+    if (tables_ && tables_->spare_items.size() < max_spare_nodes) {
+        *it = out_item{}; // the message's buffers go now, the node stays for the next
+        tables_->spare_items.splice(tables_->spare_items.end(), out_, it);
+    } else {
+        out_.erase(it);
+    }
 }
 
 void session_core::subscribe(mqtt::subscribe pkt, std::uint64_t tag, clock::time_point now)

@@ -184,7 +184,13 @@ private:
         std::unordered_map<std::uint16_t, buffer> in_aliases;
         std::unordered_map<std::string_view, std::uint16_t> out_aliases;
         std::vector<buffer> out_alias_topics; // owns the keys of out_aliases
+        // Nodes of finished messages kept for the next ones, so that a QoS 1/2
+        // message in steady flow allocates no list, map or set node (a few kept).
+        out_list spare_items;
+        std::vector<decltype(out_by_id)::node_type> spare_id_nodes;
+        std::vector<decltype(qos1_unacked)::node_type> spare_unacked_nodes;
     };
+    static constexpr std::size_t max_spare_nodes = 16;
     std::unique_ptr<tables> tables_;
     tables& tb();
 

@@ -275,6 +275,8 @@ private:
     connection_output* unmark(connection_id id); // output(id), and forget that it was listed
     void mark(connection_state& c);
     void run(connection_state& c, server_session& core, clock::time_point now);
+    std::vector<action> take_spare_actions();
+    void give_spare_actions(std::vector<action>&& v); // leaves `v` empty, without capacity
     void run_session(session_record& s, clock::time_point now);
     void on_connect(connection_state& c, mqtt::connect& pkt, clock::time_point now);
     void refuse(server_session& core, reason_code code, clock::time_point now);
@@ -335,6 +337,10 @@ private:
     std::vector<const subscriber*> match_plain_;
     std::vector<shared_group*> match_shared_;
     std::vector<std::unique_ptr<session_record>> graveyard_; // discarded sessions, freed between events
+    // Emptied action vectors that keep their capacity: a core's queue is swapped
+    // with one to be performed and handed back empty after, so neither a message
+    // allocates one nor does an idle core hold one.
+    std::vector<std::vector<action>> spare_actions_;
 
     // Persistence (all empty without a store).
     store* store_ = nullptr;
