@@ -456,14 +456,15 @@ struct server::impl {
         }
     }
 
-    // Outside the lock: each connection flushes on its own thread, after the
-    // handlers already queued there: the other sockets that were ready in this
-    // turn of the loop add their output first, so that a subscriber fed by many
-    // publishers gets one write per turn, not one per publisher's read.
+    // Outside the lock: each connection flushes on its own thread, inline when
+    // that is this one. The write starts at once (an acknowledgment waiting for
+    // the end of the loop turn slows every QoS 1/2 round trip: posting the flush
+    // instead cost a quarter of the QoS 1 rate); whatever is queued while it is
+    // in flight goes out together in the next write.
     static void flush_all(ready_list& ready)
     {
         for (auto& c : ready)
-            asio::post(*c->home->ctx, [c] { c->flush(); });
+            asio::dispatch(*c->home->ctx, [c] { c->flush(); });
     }
 
     // On the main thread: the groups up to `id` are on disk.
