@@ -3,6 +3,7 @@
 // ordering and error handling. Each test names the statements it checks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "engine_harness.hpp"
@@ -913,4 +914,28 @@ TEST_CASE("A CONNECT that does not match the packet format closes the connection
             CHECK(std::holds_alternative<connack>(pkt));
     }
     CHECK(b.e.find_session("x") == nullptr);
+}
+
+TEST_CASE("5.0: a client whose shared and non-shared subscriptions both match gets a copy for each, and each copy "
+          "carries the Subscription Identifier of its own subscription [MQTT-3.3.4-5]",
+    "[broker][spec][shared][v5][MQTT-3.3.4-5]")
+{
+    broker_fixture b;
+    auto& s = b.connect(v5, "s");
+    properties id5;
+    id5.add(property_id::subscription_identifier, 5u);
+    properties id7;
+    id7.add(property_id::subscription_identifier, 7u);
+    b.subscribe(s, "$share/g/t", {qos::at_most_once}, id5, 1);
+    b.subscribe(s, "t", {qos::at_most_once}, id7, 2);
+    auto& p = b.connect(v5, "p");
+    p.send(broker_fixture::msg("t", "m", qos::at_most_once), b.now);
+    b.settle();
+    auto got = s.take_of<mqtt::publish>();
+    REQUIRE(got.size() == 2);
+    std::vector<std::vector<std::uint32_t>> ids;
+    for (auto& m : got)
+        ids.push_back(m.props.subscription_identifiers());
+    std::sort(ids.begin(), ids.end());
+    CHECK(ids == std::vector<std::vector<std::uint32_t>>{{5}, {7}});
 }

@@ -466,3 +466,33 @@ TEST_CASE("A resent PUBLISH or PUBREL keeps the packet identifier of its first s
         check_resend(s, [&] { return connect_server(s, v, true); });
     }
 }
+
+TEST_CASE("The client acknowledges every PUBLISH it receives as its QoS requires: PUBACK for QoS 1, PUBREC and "
+          "after PUBREL a PUBCOMP for QoS 2, nothing for QoS 0 [MQTT-4.5.0-2]",
+    "[session][client][MQTT-4.5.0-2]")
+{
+    auto v = GENERATE(v311, v5);
+    client_session c;
+    connect_client(c, v);
+    auto q0 = make_publish("t", "0", qos::at_most_once);
+    auto q1 = make_publish("t", "1", qos::at_least_once);
+    q1.packet_id = 10;
+    auto q2 = make_publish("t", "2", qos::exactly_once);
+    q2.packet_id = 11;
+    c.receive(packet(q0), t0());
+    c.receive(packet(q1), t0());
+    c.receive(packet(q2), t0());
+    auto a = take(c);
+    CHECK(only<deliver_message>(a).size() == 3);
+    auto acks = sent_of<puback>(a);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].packet_id == 10);
+    auto recs = sent_of<pubrec>(a);
+    REQUIRE(recs.size() == 1);
+    CHECK(recs[0].packet_id == 11);
+    CHECK(sent(a).size() == 2); // the QoS 0 message is not acknowledged
+    c.receive(packet(pubrel{11, reason_code::success, {}}), t0());
+    auto comps = sent_of<pubcomp>(take(c));
+    REQUIRE(comps.size() == 1);
+    CHECK(comps[0].packet_id == 11);
+}

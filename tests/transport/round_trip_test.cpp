@@ -107,7 +107,9 @@ void check_round_trip(t::scheme kind, const std::string& host)
 
 } // namespace
 
-TEST_CASE("tcp: connect, exchange and close", "[transport][tcp]")
+TEST_CASE("tcp: connect, exchange and close, an ordered lossless byte stream both ways "
+          "[MQTT-4.2.0-1] [MQTT-7.1.1-1] [MQTT-7.1.2-1]",
+    "[transport][tcp][MQTT-4.2.0-1][MQTT-7.1.1-1][MQTT-7.1.2-1]")
 {
     check_round_trip(t::scheme::tcp, "127.0.0.1");
 }
@@ -118,7 +120,9 @@ TEST_CASE("tcp: a name resolving to several addresses tries each", "[transport][
     check_round_trip(t::scheme::tcp, "localhost");
 }
 
-TEST_CASE("tls: connect, exchange and close", "[transport][tls]")
+TEST_CASE("tls: connect, exchange and close, an ordered lossless byte stream both ways "
+          "[MQTT-4.2.0-1] [MQTT-7.1.1-1] [MQTT-7.1.2-1]",
+    "[transport][tls][MQTT-4.2.0-1][MQTT-7.1.1-1][MQTT-7.1.2-1]")
 {
     check_round_trip(t::scheme::tls, "localhost");
 }
@@ -128,12 +132,16 @@ TEST_CASE("tls: an IP address is verified against the certificate's IP SAN", "[t
     check_round_trip(t::scheme::tls, "127.0.0.1");
 }
 
-TEST_CASE("ws: connect, exchange and close", "[transport][ws]")
+TEST_CASE("ws: connect, exchange and close, an ordered lossless byte stream both ways "
+          "[MQTT-4.2.0-1] [MQTT-7.1.1-1] [MQTT-7.1.2-1]",
+    "[transport][ws][MQTT-4.2.0-1][MQTT-7.1.1-1][MQTT-7.1.2-1]")
 {
     check_round_trip(t::scheme::ws, "127.0.0.1");
 }
 
-TEST_CASE("wss: connect, exchange and close", "[transport][wss]")
+TEST_CASE("wss: connect, exchange and close, an ordered lossless byte stream both ways "
+          "[MQTT-4.2.0-1] [MQTT-7.1.1-1] [MQTT-7.1.2-1]",
+    "[transport][wss][MQTT-4.2.0-1][MQTT-7.1.1-1][MQTT-7.1.2-1]")
 {
     check_round_trip(t::scheme::wss, "localhost");
 }
