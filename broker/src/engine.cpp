@@ -938,7 +938,8 @@ void engine::fire_timers(clock::time_point now)
         c->keep_alive_at.reset();
         timer_fired(id, timer_id::keep_alive, now); // may re-arm (a push onto timers_)
     }
-    // Stale entries of long-gone connections would otherwise wait for their time.
+    // Entries of closed or re-armed connections stay until their time comes; after
+    // a burst of connections the heap's capacity is given back once it empties.
     if (timers_.capacity() > 64 && timers_.size() < timers_.capacity() / 4)
         timers_.shrink_to_fit();
 }

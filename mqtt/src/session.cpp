@@ -33,6 +33,40 @@ session_core::session_core(role r, session_options opts)
 {
 }
 
+namespace {
+
+// Nodes of finished messages kept per session for the next ones.
+constexpr std::size_t max_spare_nodes = 16;
+
+// Inserts into a node-based container with a node kept by erase_keeping() when
+// there is one (`fill` sets its value), else allocates one for `value`.
+template <class Container, class Spares, class Fill, class Value>
+void insert_reusing(Container& c, Spares& spares, Fill&& fill, Value&& value)
+{
+    if (spares.empty()) {
+        c.insert(std::forward<Value>(value));
+        return;
+    }
+    auto node = std::move(spares.back());
+    spares.pop_back();
+    fill(node);
+    c.insert(std::move(node));
+}
+
+// Erases `key`, keeping its node for the next insert (a few are kept); true if it was there.
+template <class Container, class Spares, class Key>
+bool erase_keeping(Container& c, Spares& spares, const Key& key)
+{
+    auto node = c.extract(key);
+    if (!node)
+        return false;
+    if (spares.size() < max_spare_nodes)
+        spares.push_back(std::move(node));
+    return true;
+}
+
+} // namespace
+
 session_core::tables& session_core::tb()
 {
     if (!tables_)
@@ -427,14 +461,7 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
                 return;
             }
             auto& t = tb();
-            if (!t.spare_unacked_nodes.empty()) {
-                auto node = std::move(t.spare_unacked_nodes.back());
-                t.spare_unacked_nodes.pop_back();
-                node.value() = id;
-                t.qos1_unacked.insert(std::move(node));
-            } else {
-                t.qos1_unacked.insert(id);
-            }
+            insert_reusing(t.qos1_unacked, t.spare_unacked_nodes, [&](auto& node) { node.value() = id; }, id);
             actions_.emplace_back(deliver_message{std::move(pkt)});
         } else {
             actions_.emplace_back(deliver_message{std::move(pkt)});
@@ -470,9 +497,7 @@ void session_core::acknowledge(std::uint16_t packet_id, reason_code code, clock:
         props.clear();
     }
     auto& t = tb();
-    if (auto node = t.qos1_unacked.extract(packet_id)) {
-        if (t.spare_unacked_nodes.size() < max_spare_nodes)
-            t.spare_unacked_nodes.push_back(std::move(node));
+    if (erase_keeping(t.qos1_unacked, t.spare_unacked_nodes, packet_id)) {
         if (phase_ == phase::connected)
             send(puback{packet_id, code, std::move(props)}, now);
         return;
@@ -668,15 +693,12 @@ void session_core::pump(clock::time_point now)
                     break; // every id is in flight; an acknowledgment frees one
                 it->msg.packet_id = *id;
                 auto& t = tb();
-                if (!t.spare_id_nodes.empty()) {
-                    auto node = std::move(t.spare_id_nodes.back());
-                    t.spare_id_nodes.pop_back();
-                    node.key() = *id;
-                    node.mapped() = it;
-                    t.out_by_id.insert(std::move(node));
-                } else {
-                    t.out_by_id[*id] = it;
-                }
+                insert_reusing(t.out_by_id, t.spare_id_nodes,
+                    [&](auto& node) {
+                        node.key() = *id;
+                        node.mapped() = it;
+                    },
+                    std::pair{*id, it});
             }
         }
         ++cursor_;
@@ -767,8 +789,7 @@ void session_core::finish(out_list::iterator it, std::error_code ec, reason_code
 {
     if (it->msg.qos != qos::at_most_once && it->msg.packet_id != 0) {
         auto& t = tb();
-        if (auto node = t.out_by_id.extract(it->msg.packet_id); node && t.spare_id_nodes.size() < max_spare_nodes)
-            t.spare_id_nodes.push_back(std::move(node));
+        erase_keeping(t.out_by_id, t.spare_id_nodes, it->msg.packet_id);
         t.ids.release(it->msg.packet_id);
     }
     if (it->sent_this_connection) {

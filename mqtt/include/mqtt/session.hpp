@@ -190,7 +190,6 @@ private:
         std::vector<decltype(out_by_id)::node_type> spare_id_nodes;
         std::vector<decltype(qos1_unacked)::node_type> spare_unacked_nodes;
     };
-    static constexpr std::size_t max_spare_nodes = 16;
     std::unique_ptr<tables> tables_;
     tables& tb();
 
