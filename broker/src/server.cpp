@@ -5,7 +5,13 @@
 // the store's completions run on the caller's io_context.
 #include "mqtt/broker/server.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -26,6 +32,7 @@
 #include "mqtt/broker/logger.hpp"
 #include "mqtt/broker/store.hpp"
 #include "store_worker.hpp"
+#include "tcp_poller.hpp"
 #include "mqtt/transport/stream.hpp"
 #include "mqtt/version.hpp"
 
@@ -59,6 +66,9 @@ struct server::impl {
         std::uint32_t connections = 0; // under mu
     };
 
+    struct connection;
+    using ready_list = std::vector<std::shared_ptr<connection>>;
+
     // One per core: an io_context run by one thread, serving the connections
     // given to it. The first is the caller's io_context, which also runs the
     // acceptors, the timers and the store's completions.
@@ -71,6 +81,19 @@ struct server::impl {
         // Shared by this thread's TCP connections: they wait for readiness and
         // read into it, so an idle connection holds no read buffer.
         std::vector<char> read_buffer = std::vector<char>(shared_read_size);
+        // Plain TCP connections: readiness from this thread's epoll set (created
+        // with the first one). An event names a slot and its generation, so an
+        // event for a connection closed earlier in the same wake finds nothing.
+        std::shared_ptr<detail::tcp_poller> poller;
+        struct slot {
+            connection* conn = nullptr;
+            std::uint32_t generation = 0;
+        };
+        std::vector<slot> slots;
+        std::vector<std::uint32_t> free_slots;
+        // During a wake: the connections with output, flushed once at its end,
+        // so that input from many sockets leaves in one write per connection.
+        ready_list* wake_ready = nullptr;
     };
 
     // A connection's socket, timers and write in flight belong to its io_thread;
@@ -81,6 +104,11 @@ struct server::impl {
         io_thread* home;
         connection_id id = 0;
         std::size_t listener_index = 0;
+        // Plain TCP: the socket itself, watched by home->poller, read and written
+        // here. Otherwise (TLS, WebSocket) the transport's stream.
+        int fd = -1;
+        std::uint32_t slot = 0;
+        std::uint32_t write_pos = 0; // plain TCP: first buffer not yet fully written
         std::unique_ptr<transport::stream> stream;
         std::unique_ptr<char[]> own_buffer; // TLS and WebSocket streams only
         write_batch in_flight;
@@ -98,17 +126,36 @@ struct server::impl {
         {
         }
 
+        ~connection()
+        {
+            if (fd >= 0)
+                ::close(fd); // never closed through close_now(): the server is going
+        }
+
+        std::string peer() const
+        {
+            if (stream)
+                return stream->remote_endpoint();
+            tcp::endpoint ep;
+            socklen_t len = static_cast<socklen_t>(ep.capacity());
+            if (fd < 0 || ::getpeername(fd, ep.data(), &len) != 0)
+                return {};
+            ep.resize(len);
+            return transport::format_endpoint(ep);
+        }
+
         void start()
         {
             connect_timer->expires_after(connect_timeout);
             connect_timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
                 if (ec || self->closed || self->connect_seen)
                     return;
-                self->srv->log.log(log_type::notice, "client at " + self->stream->remote_endpoint()
+                self->srv->log.log(log_type::notice, "client at " + self->peer()
                         + " sent no CONNECT in time; closing");
                 self->close_now();
             });
-            wait_readable();
+            if (fd < 0)
+                wait_readable(); // plain TCP: the poller reports input
         }
 
         // On this connection's thread: cancels the connect timer and frees it.
@@ -167,6 +214,97 @@ struct server::impl {
                 wait_readable();
         }
 
+        // Plain TCP, after the poller reported `events`: reads what has arrived.
+        // A short read drained the socket, and the next edge reports new bytes;
+        // a full one may have left more, read on after the other connections of
+        // this thread had their turn. After the peer's close, reads until the end.
+        void read_raw(std::uint32_t events)
+        {
+            auto& buf = home->read_buffer;
+            const bool hangup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+            for (;;) {
+                if (closed)
+                    return;
+                ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+                if (n < 0) {
+                    if (errno == EINTR)
+                        continue;
+                    if (errno != EAGAIN && errno != EWOULDBLOCK)
+                        close_now();
+                    return;
+                }
+                if (n == 0) { // the peer closed
+                    close_now();
+                    return;
+                }
+                srv->on_input(*this, std::string_view(buf.data(), static_cast<std::size_t>(n)));
+                if (closed)
+                    return;
+                if (static_cast<std::size_t>(n) == buf.size()) {
+                    asio::post(*home->ctx, [self = shared_from_this(), events] {
+                        if (!self->closed)
+                            self->read_raw(events);
+                    });
+                    return;
+                }
+                if (!hangup)
+                    return;
+            }
+        }
+
+        // Plain TCP: writes buffers[write_pos...] without blocking. Returns the
+        // bytes of the whole batch once it is out; nothing while the socket is
+        // full (the poller's next output event continues) or after an error.
+        std::optional<std::size_t> write_raw()
+        {
+            constexpr std::size_t max_iov = 64;
+            std::array<iovec, max_iov> iov;
+            while (write_pos < buffers.size()) {
+                std::size_t count = std::min(max_iov, buffers.size() - write_pos);
+                for (std::size_t i = 0; i < count; ++i) {
+                    const auto& b = buffers[write_pos + i];
+                    iov[i].iov_base = const_cast<void*>(b.data());
+                    iov[i].iov_len = b.size();
+                }
+                msghdr msg{};
+                msg.msg_iov = iov.data();
+                msg.msg_iovlen = count;
+                ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+                if (n < 0) {
+                    if (errno == EINTR)
+                        continue;
+                    if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        return std::nullopt;
+                    close_now();
+                    return std::nullopt;
+                }
+                auto left = static_cast<std::size_t>(n);
+                while (left > 0 && write_pos < buffers.size()) {
+                    auto& b = buffers[write_pos];
+                    if (left < b.size()) {
+                        b += left;
+                        left = 0;
+                    } else {
+                        left -= b.size();
+                        ++write_pos;
+                    }
+                }
+            }
+            writing = false;
+            buffers.clear();
+            write_pos = 0;
+            return in_flight.size();
+        }
+
+        // Plain TCP: the socket has room again (or failed).
+        void write_ready()
+        {
+            if (closed || !writing || buffers.empty())
+                return;
+            if (auto sent = write_raw())
+                flush(*sent);
+        }
+
         void read()
         {
             if (closed)
@@ -189,41 +327,52 @@ struct server::impl {
         // once nothing is left to write).
         void flush(std::size_t sent = 0)
         {
-            bool close = false;
-            {
-                std::lock_guard lock(srv->mu);
-                srv->eng.metrics().bytes_sent += sent;
-                flush_queued = false;
-                auto* out = srv->eng.output(id);
-                if (out && !closed && !writing) {
-                    if (!out->batch.empty()) {
-                        in_flight.clear();
-                        std::swap(in_flight, out->batch);
-                        writing = true;
-                    } else {
-                        close = out->close;
+            for (;;) {
+                bool close = false;
+                {
+                    std::lock_guard lock(srv->mu);
+                    srv->eng.metrics().bytes_sent += sent;
+                    flush_queued = false;
+                    auto* out = srv->eng.output(id);
+                    if (out && !closed && !writing) {
+                        if (!out->batch.empty()) {
+                            in_flight.clear();
+                            std::swap(in_flight, out->batch);
+                            writing = true;
+                        } else {
+                            close = out->close;
+                        }
                     }
                 }
-            }
-            if (closed)
-                return;
-            if (writing && buffers.empty()) {
-                in_flight.for_each_segment([&](const char* p, std::size_t n) { buffers.emplace_back(p, n); });
-                stream->async_write(buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                    self->writing = false;
-                    self->buffers.clear();
-                    if (self->closed)
-                        return;
-                    if (ec) {
-                        self->close_now();
-                        return;
+                if (closed)
+                    return;
+                if (writing && buffers.empty()) {
+                    in_flight.for_each_segment([&](const char* p, std::size_t n) { buffers.emplace_back(p, n); });
+                    if (fd >= 0) {
+                        // Written at once; if all of it went, look for more.
+                        auto done = write_raw();
+                        if (!done)
+                            return;
+                        sent = *done;
+                        continue;
                     }
-                    self->flush(n);
-                });
+                    stream->async_write(buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                        self->writing = false;
+                        self->buffers.clear();
+                        if (self->closed)
+                            return;
+                        if (ec) {
+                            self->close_now();
+                            return;
+                        }
+                        self->flush(n);
+                    });
+                    return;
+                }
+                if (close)
+                    close_now();
                 return;
             }
-            if (close)
-                close_now();
         }
 
         void close_now()
@@ -232,7 +381,13 @@ struct server::impl {
                 return;
             auto self = shared_from_this(); // the map entry goes below
             closed = true;
-            stream->close();
+            if (fd >= 0) {
+                srv->release_raw(*this);
+                ::close(fd);
+                fd = -1;
+            } else {
+                stream->close();
+            }
             drop_connect_timer();
             srv->on_closed(*this);
         }
@@ -356,12 +511,12 @@ struct server::impl {
         return o;
     }
 
-    using ready_list = std::vector<std::shared_ptr<connection>>;
-
-    // Engine input from a connection's thread.
+    // Engine input from a connection's thread. Within a poller wake, the
+    // output is flushed when the wake ends.
     void on_input(connection& c, std::string_view bytes)
     {
-        ready_list ready;
+        ready_list local;
+        ready_list& ready = c.home->wake_ready ? *c.home->wake_ready : local;
         bool connected_now = false;
         {
             std::lock_guard lock(mu);
@@ -372,7 +527,98 @@ struct server::impl {
         }
         if (connected_now)
             c.drop_connect_timer(); // idle connections stay small
+        if (&ready == &local)
+            flush_all(local);
+    }
+
+    // Runs `f` (reads of plain TCP connections) on thread `t`, then flushes
+    // every connection that got output meanwhile: one write each.
+    template <class F>
+    void run_wake(io_thread& t, F&& f)
+    {
+        ready_list ready;
+        t.wake_ready = &ready;
+        f();
+        t.wake_ready = nullptr;
         flush_all(ready);
+    }
+
+    // Many sockets ready at once (fan-in: measured 2.8x Mosquitto batched,
+    // 2.2x not): output waits for the end of the wake, one write per
+    // connection. A few (one publisher, one subscriber): each read's output
+    // goes at once, so that a subscriber gets its messages before the other
+    // socket's acknowledgments are read (measured: +15% at QoS 1 and 2).
+    static constexpr std::size_t batched_wake = 4;
+
+    void on_poll_events(io_thread& t, const epoll_event* events, std::size_t count)
+    {
+        if (count < batched_wake) {
+            for (std::size_t i = 0; i < count; ++i)
+                on_poll_event(t, events[i]);
+            return;
+        }
+        run_wake(t, [&] {
+            for (std::size_t i = 0; i < count; ++i)
+                on_poll_event(t, events[i]);
+        });
+    }
+
+    void on_poll_event(io_thread& t, const epoll_event& event)
+    {
+        auto key = event.data.u64;
+        auto index = static_cast<std::uint32_t>(key);
+        auto generation = static_cast<std::uint32_t>(key >> 32);
+        if (index >= t.slots.size() || t.slots[index].generation != generation || !t.slots[index].conn)
+            return; // closed earlier in this wake
+        auto c = t.slots[index].conn->shared_from_this();
+        if (event.events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            c->write_ready();
+        if (event.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            c->read_raw(event.events);
+    }
+
+    // On the connection's thread: watches its socket from now on.
+    bool register_raw(connection& c, boost::system::error_code& ec)
+    {
+        auto& t = *c.home;
+        if (!t.poller) {
+            auto* tp = &t;
+            t.poller = detail::tcp_poller::create(*t.ctx,
+                [this, tp](const epoll_event* events, std::size_t count) { on_poll_events(*tp, events, count); }, ec);
+            if (!t.poller)
+                return false;
+        }
+        std::uint32_t index;
+        if (!t.free_slots.empty()) {
+            index = t.free_slots.back();
+            t.free_slots.pop_back();
+        } else {
+            index = static_cast<std::uint32_t>(t.slots.size());
+            t.slots.emplace_back();
+        }
+        auto& slot = t.slots[index];
+        ++slot.generation;
+        slot.conn = &c;
+        c.slot = index;
+        ec = t.poller->add(c.fd, (std::uint64_t{slot.generation} << 32) | index);
+        if (ec) {
+            slot.conn = nullptr;
+            t.free_slots.push_back(index);
+            return false;
+        }
+        return true;
+    }
+
+    // On the connection's thread, before its socket is closed.
+    void release_raw(connection& c)
+    {
+        auto& t = *c.home;
+        if (c.slot < t.slots.size() && t.slots[c.slot].conn == &c) {
+            t.slots[c.slot].conn = nullptr;
+            t.free_slots.push_back(c.slot);
+        }
+        if (t.poller)
+            t.poller->remove(c.fd);
     }
 
     void on_closed(connection& c)
@@ -709,6 +955,12 @@ struct server::impl {
     void handshake(listener& l, io_thread& home, tcp::socket socket)
     {
         auto index = l.index;
+        if (l.config.scheme == transport::scheme::tcp) {
+            asio::post(*home.ctx, [this, index, &home, socket = std::move(socket)]() mutable {
+                start_plain(index, home, std::move(socket));
+            });
+            return;
+        }
         transport::async_accept(std::move(socket), l.config.scheme, l.tls,
             [this, index, &home](boost::system::error_code ec, std::unique_ptr<transport::stream> s) {
                 auto& lst = listeners[index];
@@ -739,6 +991,53 @@ struct server::impl {
                 }
                 conn->start();
             });
+    }
+
+    // Plain TCP, on the connection's thread: the socket leaves Asio and is
+    // watched by the thread's poller (see tcp_poller.hpp).
+    void start_plain(std::size_t index, io_thread& home, tcp::socket socket)
+    {
+        auto& lst = listeners[index];
+        auto give_up = [&](const std::string& why) {
+            {
+                std::lock_guard lock(mu);
+                if (lst.connections > 0)
+                    --lst.connections;
+            }
+            if (!why.empty())
+                log.log(log_type::information, "connection failed on " + format_listener(lst.config, lst.port) + ": " + why);
+        };
+        if (stopping)
+            return give_up({});
+        boost::system::error_code ec;
+        socket.set_option(tcp::no_delay(true), ec);
+        auto endpoint = socket.remote_endpoint(ec);
+        std::string remote = ec ? std::string{} : transport::format_endpoint(endpoint);
+        int fd = socket.release(ec);
+        if (ec)
+            return give_up(ec.message());
+        int flags = ::fcntl(fd, F_GETFL, 0);
+        if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+            ec.assign(errno, boost::system::system_category());
+            ::close(fd);
+            return give_up(ec.message());
+        }
+        auto conn = std::make_shared<connection>(this, &home, home.ctx->get_executor());
+        conn->fd = fd;
+        conn->listener_index = index;
+        if (!register_raw(*conn, ec))
+            return give_up(ec.message()); // the connection closes the socket
+        log.log(log_type::notice, "New connection from " + remote + " on " + format_listener(lst.config, lst.port) + ".");
+        connection_info info;
+        info.remote_address = std::move(remote);
+        info.listener_index = index;
+        info.use_identity_as_username = lst.config.use_identity_as_username;
+        {
+            std::lock_guard lock(mu);
+            conn->id = eng.open(std::move(info), clock::now());
+            connections.emplace(conn->id, conn);
+        }
+        conn->start();
     }
 
     // Every second the engine's tick (wills, expiry, keep alive); in between, at
@@ -957,6 +1256,10 @@ server::impl::~impl()
         if (t.thread.joinable())
             t.thread.join();
     }
+    // No more readiness events: their connections are about to go.
+    for (auto& t : threads)
+        if (t->poller)
+            t->poller->close();
     connections.clear();
     for (std::size_t i = 1; i < threads.size(); ++i)
         threads[i]->owned.reset(); // destroys what handlers still hold

@@ -65,9 +65,6 @@ void configure_websocket(Stream& ws)
     ws.read_message_max(max_websocket_message);
 }
 
-// "address:port", IPv6 in brackets, IPv4-mapped IPv6 shown as IPv4.
-std::string format_endpoint(const tcp::endpoint& ep);
-
 // The remote endpoint of a connected socket, or "" once it is gone.
 std::string remote_of(const tcp::socket& socket);
 

@@ -1,19 +1,21 @@
 // The plain TCP layer, and endpoint formatting shared by all layers.
 #include "stream_impl_ops.hpp"
 
-namespace mqtt::transport::detail {
+namespace mqtt::transport {
 
-std::string format_endpoint(const tcp::endpoint& ep)
+std::string format_endpoint(const boost::asio::ip::tcp::endpoint& ep)
 {
     const auto address = ep.address();
     const auto port = std::to_string(ep.port());
     if (address.is_v6()) {
         const auto v6 = address.to_v6();
-        if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string() + ":" + port;
+        if (v6.is_v4_mapped()) return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string() + ":" + port;
         return "[" + v6.to_string() + "]:" + port;
     }
     return address.to_string() + ":" + port;
 }
+
+namespace detail {
 
 std::string remote_of(const tcp::socket& socket)
 {
@@ -24,4 +26,5 @@ std::string remote_of(const tcp::socket& socket)
 
 template class stream_impl<tcp_layer>;
 
-} // namespace mqtt::transport::detail
+} // namespace detail
+} // namespace mqtt::transport

@@ -72,6 +72,10 @@ struct endpoint {
 // Default ports: 1883, 8883, 80, 443. An IPv6 host is written in brackets.
 bool parse_url(std::string_view url, endpoint& out, std::string& error);
 
+// "address:port", IPv6 in brackets, IPv4-mapped IPv6 shown as IPv4: how
+// remote_endpoint() names a peer.
+std::string format_endpoint(const boost::asio::ip::tcp::endpoint& ep);
+
 using io_handler = std::function<void(error_code, std::size_t)>;
 
 // A connected stream. Operations are not thread-safe: call them from one strand.
