@@ -20,13 +20,13 @@ mqtt::qos min_qos(mqtt::qos a, mqtt::qos b) { return static_cast<std::uint8_t>(a
 
 } // namespace
 
+// Fields ordered by size (one per connection: no padding).
 struct engine::connection_state {
     connection_id id = 0;
     connection_info info;
     std::unique_ptr<server_session> pending; // the core until CONNECT is accepted
     session_record* session = nullptr;
     connection_output out;
-    bool dirty = false;
     // With a store: output held for the next group, then per group until committed.
     // Allocated when output is first held, so that without a store (or while
     // idle) a connection pays a pointer for it.
@@ -37,13 +37,14 @@ struct engine::connection_state {
         std::vector<std::pair<std::uint64_t, write_batch>> waiting;
     };
     std::unique_ptr<held_output> held;
-    bool close_pending = false; // close once the held output is out
     std::error_code end_reason; // why we disconnect it (for the log), when the core's close has none
+    std::optional<clock::time_point> keep_alive_at; // the core's keep-alive timer
+    std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
+    bool dirty = false;
+    bool close_pending = false; // close once the held output is out
     bool ended = false;
     bool will_suppressed = false;   // normal DISCONNECT received
     bool will_requested = false;    // DISCONNECT 0x04 received
-    std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
-    std::optional<clock::time_point> keep_alive_at; // the core's keep-alive timer
 
     // Valid until the connection has ended.
     server_session& core() { return session ? *session->core : *pending; }
@@ -59,6 +60,12 @@ struct engine::connection_state {
 engine::engine(engine_options options, std::shared_ptr<access_control> access)
     : opts_(std::move(options)), access_(access ? std::move(access) : std::make_shared<access_control>())
 {
+    session_options so;
+    so.manual_ack = true; // acknowledge only once routed (and, with a store, committed)
+    so.max_inflight = opts_.max_inflight;
+    so.max_queued_messages = opts_.max_queued_messages;
+    so.max_queued_bytes = opts_.max_queued_bytes;
+    core_options_ = std::make_shared<const session_options>(so);
 }
 
 engine::~engine() = default;
@@ -70,7 +77,7 @@ void engine::set_access_control(std::shared_ptr<access_control> access)
 
 const session_record* engine::find_session(std::string_view client_id) const
 {
-    auto it = sessions_.find(std::string(client_id));
+    auto it = sessions_.find(client_id);
     return it == sessions_.end() ? nullptr : it->second.get();
 }
 
@@ -131,15 +138,6 @@ connection_id engine::open(connection_info info, clock::time_point)
     return id;
 }
 
-session_options engine::core_options() const
-{
-    session_options so;
-    so.manual_ack = true; // acknowledge only once routed (and, with a store, committed)
-    so.max_inflight = opts_.max_inflight;
-    so.max_queued_messages = opts_.max_queued_messages;
-    so.max_queued_bytes = opts_.max_queued_bytes;
-    return so;
-}
 
 void engine::received(connection_id id, std::string_view bytes, clock::time_point now)
 {
@@ -375,7 +373,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
         auto rec = std::make_unique<session_record>();
         rec->client_id = client_id;
         s = rec.get();
-        sessions_.emplace(client_id, std::move(rec));
+        sessions_.emplace(std::string_view(s->client_id), std::move(rec));
     } else {
         c.pending->adopt_session(*s->core); // [MQTT-4.4.0-1]: resent on accept
         if (s->will_at) {
@@ -954,7 +952,7 @@ void engine::tick(clock::time_point now)
         if (s->will_at && *s->will_at <= now)
             publish_will(*s, now);
         if (s->expires_at && *s->expires_at <= now)
-            expired.push_back(id);
+            expired.emplace_back(id);
     }
     for (auto& id : expired) {
         auto it = sessions_.find(id);

@@ -54,6 +54,14 @@ std::string format_listener(const listener_config& l, std::uint16_t port)
     return std::string(transport::to_string(l.scheme)) + " " + addr + ":" + std::to_string(port);
 }
 
+// A write in progress: the batch taken from the engine and its segments. Lent
+// by the connection's thread for the write and taken back after it, so an idle
+// connection holds none (nor the payloads it last wrote).
+struct pending_write {
+    write_batch in_flight;
+    std::vector<asio::const_buffer> buffers;
+};
+
 } // namespace
 
 struct server::impl {
@@ -94,6 +102,25 @@ struct server::impl {
         // During a wake: the connections with output, flushed once at its end,
         // so that input from many sockets leaves in one write per connection.
         ready_list* wake_ready = nullptr;
+        std::vector<std::unique_ptr<pending_write>> spare_writes;
+
+        std::unique_ptr<pending_write> take_write()
+        {
+            if (spare_writes.empty())
+                return std::make_unique<pending_write>();
+            auto w = std::move(spare_writes.back());
+            spare_writes.pop_back();
+            return w;
+        }
+        void give_write(std::unique_ptr<pending_write> w)
+        {
+            w->in_flight.clear();
+            w->buffers.clear();
+            // A few kept, none grown large by a backlog.
+            if (spare_writes.size() < 64 && w->in_flight.headers.capacity() <= 64 * 1024
+                && w->buffers.capacity() <= 1024)
+                spare_writes.push_back(std::move(w));
+        }
     };
 
     // A connection's socket, timers and write in flight belong to its io_thread;
@@ -111,8 +138,7 @@ struct server::impl {
         std::uint32_t write_pos = 0; // plain TCP: first buffer not yet fully written
         std::unique_ptr<transport::stream> stream;
         std::unique_ptr<char[]> own_buffer; // TLS and WebSocket streams only
-        write_batch in_flight;
-        std::vector<asio::const_buffer> buffers;
+        std::unique_ptr<pending_write> w; // while writing
         // Until CONNECT is accepted (then dropped: an idle connection holds no
         // timer; its keep alive is checked by the engine's timer heap).
         std::unique_ptr<asio::steady_timer> connect_timer;
@@ -259,6 +285,7 @@ struct server::impl {
         {
             constexpr std::size_t max_iov = 64;
             std::array<iovec, max_iov> iov;
+            auto& buffers = w->buffers;
             while (write_pos < buffers.size()) {
                 std::size_t count = std::min(max_iov, buffers.size() - write_pos);
                 for (std::size_t i = 0; i < count; ++i) {
@@ -293,13 +320,13 @@ struct server::impl {
             writing = false;
             buffers.clear();
             write_pos = 0;
-            return in_flight.size();
+            return w->in_flight.size();
         }
 
         // Plain TCP: the socket has room again (or failed).
         void write_ready()
         {
-            if (closed || !writing || buffers.empty())
+            if (closed || !writing || !w || w->buffers.empty())
                 return;
             if (auto sent = write_raw())
                 flush(*sent);
@@ -336,8 +363,10 @@ struct server::impl {
                     auto* out = srv->eng.output(id);
                     if (out && !closed && !writing) {
                         if (!out->batch.empty()) {
-                            in_flight.clear();
-                            std::swap(in_flight, out->batch);
+                            if (!w)
+                                w = home->take_write();
+                            w->in_flight.clear(); // what the previous write sent
+                            std::swap(w->in_flight, out->batch); // the engine gets back a cleared one
                             writing = true;
                         } else {
                             close = out->close;
@@ -346,8 +375,8 @@ struct server::impl {
                 }
                 if (closed)
                     return;
-                if (writing && buffers.empty()) {
-                    in_flight.for_each_segment([&](const char* p, std::size_t n) { buffers.emplace_back(p, n); });
+                if (writing && w->buffers.empty()) {
+                    w->in_flight.for_each_segment([&](const char* p, std::size_t n) { w->buffers.emplace_back(p, n); });
                     if (fd >= 0) {
                         // Written at once; if all of it went, look for more.
                         auto done = write_raw();
@@ -356,9 +385,9 @@ struct server::impl {
                         sent = *done;
                         continue;
                     }
-                    stream->async_write(buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                    stream->async_write(w->buffers, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                         self->writing = false;
-                        self->buffers.clear();
+                        self->w->buffers.clear();
                         if (self->closed)
                             return;
                         if (ec) {
@@ -369,6 +398,8 @@ struct server::impl {
                     });
                     return;
                 }
+                if (!writing && w)
+                    home->give_write(std::move(w));
                 if (close)
                     close_now();
                 return;

@@ -257,7 +257,9 @@ void engine::restore_session(stored_session& ss, clock::time_point now, wall_clo
     stored_ids_.insert(s->client_id);
     if (ss.connected)
         touch(*s); // written again as offline at the next commit
-    sessions_.insert_or_assign(s->client_id, std::move(rec));
+    // The key views the record's client_id: an old record goes with its key.
+    sessions_.erase(std::string_view(s->client_id));
+    sessions_.emplace(std::string_view(s->client_id), std::move(rec));
 }
 
 std::error_code engine::attach_store(store* st, clock::time_point now, wall_clock::time_point wall_now, std::string& error)

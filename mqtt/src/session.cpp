@@ -25,11 +25,11 @@ T integer_property(const properties& props, property_id id, T fallback)
 
 } // namespace
 
-session_core::session_core(role r, session_options opts)
-    : role_(r),
-      opts_(opts),
+session_core::session_core(role r, std::shared_ptr<const session_options> opts)
+    : opts_(opts ? std::move(opts) : std::make_shared<const session_options>()),
       decoder_(max_packet_size, r == role::client ? std::optional<protocol_version>() : std::nullopt),
-      cursor_(out_.end())
+      cursor_(out_.end()),
+      role_(r)
 {
 }
 
@@ -70,7 +70,7 @@ bool erase_keeping(Container& c, Spares& spares, const Key& key)
 session_core::tables& session_core::tb()
 {
     if (!tables_)
-        tables_ = std::make_unique<tables>(opts_.maximum_packet_id);
+        tables_ = std::make_unique<tables>(opts_->maximum_packet_id);
     return *tables_;
 }
 
@@ -242,7 +242,7 @@ void session_core::session_started(bool session_present, clock::time_point now)
                 // PUBREC was received: the peer took ownership of the message.
                 finish(current, {}, reason_code::success, {});
             } else if (current->stage == outgoing_stage::awaiting_ack) {
-                if (opts_.resend_on_session_lost) {
+                if (opts_->resend_on_session_lost) {
                     current->stage = outgoing_stage::queued;
                     current->ever_sent = false; // a new message for the new session
                     current->retransmits = 0;
@@ -453,7 +453,7 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
         actions_.emplace_back(deliver_message{std::move(pkt)});
         return;
     case qos::at_least_once:
-        if (opts_.manual_ack) {
+        if (opts_->manual_ack) {
             if (tb().qos1_unacked.count(id))
                 return; // still with the application; its acknowledgment answers both
             if (incoming_unacknowledged() >= receive_max_) {
@@ -481,9 +481,9 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
             protocol_violation(reason_code::receive_maximum_exceeded, now);
             return;
         }
-        tb().qos2_in.emplace(id, !opts_.manual_ack);
+        tb().qos2_in.emplace(id, !opts_->manual_ack);
         actions_.emplace_back(deliver_message{std::move(pkt)});
-        if (!opts_.manual_ack)
+        if (!opts_->manual_ack)
             send(pubrec{id, reason_code::success, {}}, now);
         return;
     }
@@ -648,10 +648,10 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
     // The bounds apply to what has to wait, not to what goes out at once.
     bool goes_out_now = phase_ == phase::connected && cursor_ == out_.end()
         && (msg.qos == qos::at_most_once
-            || (inflight_out_ < peer_receive_max_ && (!opts_.max_inflight || inflight_out_ < opts_.max_inflight)));
+            || (inflight_out_ < peer_receive_max_ && (!opts_->max_inflight || inflight_out_ < opts_->max_inflight)));
     if (!goes_out_now
-        && ((opts_.max_queued_messages && queued_count_ >= opts_.max_queued_messages)
-            || (opts_.max_queued_bytes && queued_bytes_ + msg.payload.size() > opts_.max_queued_bytes))) {
+        && ((opts_->max_queued_messages && queued_count_ >= opts_->max_queued_messages)
+            || (opts_->max_queued_bytes && queued_bytes_ + msg.payload.size() > opts_->max_queued_bytes))) {
         fail(make_error_code(errc::queue_full), reason_code::quota_exceeded);
         return;
     }
@@ -685,7 +685,7 @@ void session_core::pump(clock::time_point now)
     while (cursor_ != out_.end()) {
         auto it = cursor_;
         if (it->msg.qos != qos::at_most_once) {
-            if (inflight_out_ >= peer_receive_max_ || (opts_.max_inflight && inflight_out_ >= opts_.max_inflight))
+            if (inflight_out_ >= peer_receive_max_ || (opts_->max_inflight && inflight_out_ >= opts_->max_inflight))
                 break; // [MQTT-4.9.0-2]: wait for the window
             if (it->msg.packet_id == 0) {
                 auto id = tb().ids.allocate();
@@ -764,7 +764,7 @@ std::error_code session_core::send_publish(mqtt::publish out, bool resend, clock
     }
     // Resent PUBLISH packets carry DUP=1 [MQTT-4.4.0-2] (5.0) / [MQTT-3.3.1-1].
     out.dup = resend && out.qos != qos::at_most_once;
-    if (*version_ == protocol_version::v5 && peer_alias_max_ > 0 && opts_.auto_topic_alias) {
+    if (*version_ == protocol_version::v5 && peer_alias_max_ > 0 && opts_->auto_topic_alias) {
         auto found = tb().out_aliases.find(out.topic.view());
         if (found != tb().out_aliases.end()) {
             out.props.set(property_id::topic_alias, found->second);
@@ -907,16 +907,16 @@ void session_core::arm_keep_alive(clock::time_point)
 
 void session_core::arm_retransmit()
 {
-    if (retransmit_armed_ || opts_.retransmit_interval.count() == 0 || version_ != protocol_version::v3_1_1)
+    if (retransmit_armed_ || opts_->retransmit_interval.count() == 0 || version_ != protocol_version::v3_1_1)
         return;
     clock::time_point earliest = clock::time_point::max();
     for (auto& item : out_)
-        if (item.sent_this_connection && item.retransmits < opts_.max_retransmits)
+        if (item.sent_this_connection && item.retransmits < opts_->max_retransmits)
             earliest = std::min(earliest, item.last_sent_at);
     if (earliest == clock::time_point::max())
         return;
     retransmit_armed_ = true;
-    actions_.emplace_back(set_timer{timer_id::retransmit, earliest + opts_.retransmit_interval});
+    actions_.emplace_back(set_timer{timer_id::retransmit, earliest + opts_->retransmit_interval});
 }
 
 void session_core::timer_fired(timer_id id, clock::time_point now)
@@ -926,8 +926,8 @@ void session_core::timer_fired(timer_id id, clock::time_point now)
     if (id == timer_id::retransmit) {
         retransmit_armed_ = false;
         for (auto& item : out_) {
-            if (!item.sent_this_connection || item.retransmits >= opts_.max_retransmits
-                || now - item.last_sent_at < opts_.retransmit_interval)
+            if (!item.sent_this_connection || item.retransmits >= opts_->max_retransmits
+                || now - item.last_sent_at < opts_->retransmit_interval)
                 continue;
             ++item.retransmits;
             item.last_sent_at = now;
@@ -1036,7 +1036,8 @@ void session_core::adopt_session(session_core& from)
     }
     mark_all_unsent();
     from.cursor_ = from.out_.end();
-    from.inflight_out_ = from.queued_count_ = from.queued_bytes_ = 0;
+    from.inflight_out_ = from.queued_count_ = 0;
+    from.queued_bytes_ = 0;
     // Sent on the next pump: accept() or the next request.
 }
 

@@ -55,7 +55,8 @@ namespace detail {
 // The role-independent implementation; use client_session / server_session.
 class session_core {
 public:
-    session_core(role r, session_options opts);
+    // The options are shared: a broker gives every session the same ones.
+    session_core(role r, std::shared_ptr<const session_options> opts);
 
     // ---- connection lifecycle
     void start_connect(const connect& pkt, clock::time_point now);  // client
@@ -139,36 +140,27 @@ private:
     void mark_all_unsent();
     std::size_t incoming_unacknowledged() const noexcept;
 
-    role role_;
-    session_options opts_;
-    phase phase_ = phase::idle;
-    std::optional<protocol_version> version_;
+    // Ordered by size, so that a broker's one core per client carries no padding.
+    std::shared_ptr<const session_options> opts_;
     stream_decoder decoder_;
     std::vector<action> actions_;
     std::vector<packet> held_; // server: packets after CONNECT, processed once accepted
-    bool clean_start_sent_ = false;
     std::uint64_t closes_ = 0; // counts close() calls, to stop processing a closed connection's bytes
 
     // Outgoing: every accepted message in order. Items before cursor_ have been
     // transmitted on this connection; from cursor_ on they wait (window, ids).
     out_list out_;
     out_list::iterator cursor_;
-    std::size_t inflight_out_ = 0;
-    std::size_t queued_count_ = 0;
     std::size_t queued_bytes_ = 0;
-    bool retransmit_armed_ = false;
+    std::uint32_t inflight_out_ = 0;
+    std::uint32_t queued_count_ = 0;
 
-    // Incoming.
-    std::uint16_t receive_max_ = 65535;     // ours
-    std::uint32_t max_packet_ = max_packet_size; // ours
-    std::uint16_t alias_max_ = 0;           // ours: aliases the peer may use
-    std::uint8_t max_qos_ = 2;              // server: Maximum QoS it granted
-    bool retain_available_ = true;          // server: Retain Available it granted
-    bool problem_info_ = true;              // server: the client's Request Problem Information
-
-    // Limits the peer set.
-    std::uint16_t peer_receive_max_ = 65535;
+    // Limits: ours and the ones the peer set.
+    std::uint32_t max_packet_ = max_packet_size;      // ours
     std::uint32_t peer_max_packet_ = max_packet_size;
+    std::uint16_t receive_max_ = 65535;               // ours
+    std::uint16_t alias_max_ = 0;                     // ours: aliases the peer may use
+    std::uint16_t peer_receive_max_ = 65535;
     std::uint16_t peer_alias_max_ = 0;
 
     // The tables by packet id and alias: empty on an idle connection, so they are
@@ -198,6 +190,16 @@ private:
     clock::time_point last_sent_{};
     clock::time_point last_received_{};
     std::optional<clock::time_point> ping_sent_;
+
+    // The small ones last.
+    role role_;
+    phase phase_ = phase::idle;
+    std::optional<protocol_version> version_;
+    bool clean_start_sent_ = false;
+    bool retransmit_armed_ = false;
+    std::uint8_t max_qos_ = 2;              // server: Maximum QoS it granted
+    bool retain_available_ = true;          // server: Retain Available it granted
+    bool problem_info_ = true;              // server: the client's Request Problem Information
 };
 
 } // namespace detail
@@ -207,7 +209,12 @@ private:
 template <role R>
 class basic_session {
 public:
-    explicit basic_session(session_options opts = {}) : core_(R, opts) {}
+    explicit basic_session(session_options opts = {})
+        : core_(R, std::make_shared<const session_options>(std::move(opts)))
+    {
+    }
+    // Options shared by many sessions (a broker's): one copy for all of them.
+    explicit basic_session(std::shared_ptr<const session_options> opts) : core_(R, std::move(opts)) {}
 
     void connect(const mqtt::connect& pkt, clock::time_point now)
         requires(R == role::client)

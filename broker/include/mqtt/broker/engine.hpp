@@ -125,19 +125,20 @@ struct connection_output {
     std::error_code close_reason;
 };
 
+// One per client: its fields ordered by size, so that they carry no padding.
 struct session_record {
     std::string client_id;
     std::unique_ptr<server_session> core;
     connection_id connection = 0; // 0 while offline
-    protocol_version version = protocol_version::v5;
     std::optional<std::string> username;
     std::optional<std::size_t> listener; // of the last connection (client_identity::listener)
     std::unique_ptr<mqtt::will> will; // a pointer: most clients have none
-    std::uint32_t will_delay = 0;
     std::optional<clock::time_point> will_at;    // a delayed will waiting to be published
-    std::uint32_t expiry_interval = 0;           // seconds; 0xFFFFFFFF = never
     std::optional<clock::time_point> expires_at; // while offline
     std::map<std::string, subscriber> subscriptions; // by the filter as subscribed (with $share/...)
+    std::uint32_t will_delay = 0;
+    std::uint32_t expiry_interval = 0;           // seconds; 0xFFFFFFFF = never
+    protocol_version version = protocol_version::v5;
     // With a store: the subscriptions must be written at the next commit.
     bool subscriptions_changed = true;
     // What only a broker with a store tracks: allocated on first use (persisted()),
@@ -294,7 +295,9 @@ private:
     void store_retained(const mqtt::publish& msg, clock::time_point now);
     client_identity identity(const session_record& s) const;
     std::string assign_client_id();
-    session_options core_options() const;
+    // One copy shared by every session's core.
+    const std::shared_ptr<const session_options>& core_options() const noexcept { return core_options_; }
+    std::shared_ptr<const session_options> core_options_;
     // Records that a session changed (for the next commit); nothing without a store.
     void touch(session_record& s)
     {
@@ -322,7 +325,8 @@ private:
     std::shared_ptr<access_control> access_;
     std::function<void(const client_event&)> client_event_;
     std::unordered_map<connection_id, std::unique_ptr<connection_state>> connections_;
-    std::unordered_map<std::string, std::unique_ptr<session_record>> sessions_;
+    // Keyed by a view of the record's own client_id (no second copy of it per client).
+    std::unordered_map<std::string_view, std::unique_ptr<session_record>> sessions_;
     subscription_tree tree_;
     std::map<std::string, retained_message, std::less<>> retained_;
     std::vector<connection_id> dirty_;
