@@ -1,6 +1,12 @@
 // Broker features seen from our client: $SYS, max_qos, certificate identities
 // under an ACL, ACL reload, overlapping subscriptions, keep alive on the wire.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <thread>
 
 #include "broker_helpers.hpp"
@@ -185,4 +191,63 @@ TEST_CASE("5.0 client limits on the wire: Receive Maximum 1, Maximum Packet Size
     REQUIRE_OUR_BROKER(b);
     auto r = run({our_programs::python(), our_programs::paho_script("raw_flow.py"), "--port", std::to_string(b.ports().tcp)}, 30s);
     CHECK_PAHO_OK(b, r);
+}
+
+namespace {
+
+// A blocking loopback TCP socket whose reads give up after `timeout`.
+int raw_connect(std::uint16_t port, std::chrono::seconds timeout)
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count());
+    REQUIRE(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    return fd;
+}
+
+std::string raw_read(int fd, std::size_t n)
+{
+    std::string out;
+    char buf[64];
+    while (out.size() < n) {
+        auto got = ::recv(fd, buf, std::min(sizeof buf, n - out.size()), 0);
+        if (got <= 0)
+            break;
+        out.append(buf, static_cast<std::size_t>(got));
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("A connection that sends no CONNECT is closed after the connect timeout, one that sent it stays", "[interop][broker][connect]")
+{
+    our_broker b;
+    REQUIRE_OUR_BROKER(b);
+    int silent = raw_connect(b.ports().tcp, 30s);
+    int talker = raw_connect(b.ports().tcp, 30s);
+    // 3.1.1 CONNECT, client id "k", Keep Alive 60 s; then CONNACK accepted.
+    const std::string connect("\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01k", 15);
+    REQUIRE(::send(talker, connect.data(), connect.size(), 0) == static_cast<ssize_t>(connect.size()));
+    CHECK(raw_read(talker, 4) == std::string("\x20\x02\x00\x00", 4));
+
+    // The broker waits 10 s for a CONNECT; the read ends with the broker's close
+    // (0 bytes), not with this socket's 30 s receive timeout.
+    char byte;
+    errno = 0;
+    auto got = ::recv(silent, &byte, 1, 0);
+    CHECK(got == 0);
+    CHECK(errno == 0);
+
+    // The other connection is still served.
+    REQUIRE(::send(talker, "\xc0\x00", 2, 0) == 2);
+    CHECK(raw_read(talker, 2) == std::string("\xd0\x00", 2));
+    ::close(silent);
+    ::close(talker);
 }

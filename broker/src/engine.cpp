@@ -23,7 +23,10 @@ mqtt::qos min_qos(mqtt::qos a, mqtt::qos b) { return static_cast<std::uint8_t>(a
 // Fields ordered by size (one per connection: no padding).
 struct engine::connection_state {
     connection_id id = 0;
-    connection_info info;
+    std::string remote_address;
+    // What the server told us at open(), until the CONNECT has been handled
+    // (an established connection keeps only the address above).
+    std::unique_ptr<connection_info> info;
     std::unique_ptr<server_session> pending; // the core until CONNECT is accepted
     session_record* session = nullptr;
     connection_output out;
@@ -130,7 +133,8 @@ connection_id engine::open(connection_info info, clock::time_point)
 {
     auto c = std::make_unique<connection_state>();
     c->id = next_id_++;
-    c->info = std::move(info);
+    c->remote_address = info.remote_address;
+    c->info = std::make_unique<connection_info>(std::move(info));
     c->pending = std::make_unique<server_session>(core_options());
     auto id = c->id;
     connections_.emplace(id, std::move(c));
@@ -301,6 +305,9 @@ std::string engine::assign_client_id()
 
 void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_point now)
 {
+    auto held_info = std::move(c.info); // freed when this returns, whatever the outcome
+    static const connection_info no_info;
+    const connection_info& info = held_info ? *held_info : no_info;
     auto& core = *c.pending;
     const bool v5 = pkt.version == protocol_version::v5;
     connack ack;
@@ -319,15 +326,15 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
 
     // Authentication.
     std::optional<std::string> username = pkt.username;
-    if (c.info.use_identity_as_username) {
-        if (c.info.tls_common_name.empty())
+    if (info.use_identity_as_username) {
+        if (info.tls_common_name.empty())
             return refuse(core, reason_code::not_authorized, now);
-        username = c.info.tls_common_name;
+        username = info.tls_common_name;
     }
     std::optional<std::string_view> user_view;
     if (username)
         user_view = *username;
-    auto verdict = access_->authenticate(c.info, user_view, c.info.use_identity_as_username ? std::nullopt : pkt.password);
+    auto verdict = access_->authenticate(info, user_view, info.use_identity_as_username ? std::nullopt : pkt.password);
     if (is_error(verdict))
         return refuse(core, verdict, now);
 
@@ -385,7 +392,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     s->connection = c.id;
     s->version = pkt.version;
     s->username = username;
-    s->listener = c.info.listener_index;
+    s->listener = info.listener_index;
     s->expires_at.reset();
     s->will = pkt.will ? std::make_unique<mqtt::will>(*pkt.will) : nullptr;
     s->will_delay = 0;
@@ -433,7 +440,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     if (client_event_) {
         client_event e;
         e.client_id = s->client_id;
-        e.remote_address = c.info.remote_address;
+        e.remote_address = c.remote_address;
         e.version = pkt.version;
         e.clean_start = pkt.clean_start;
         e.keep_alive = pkt.keep_alive;
@@ -454,7 +461,7 @@ void engine::connection_ended(connection_state& c, std::error_code reason, clock
         client_event e;
         e.connected = false;
         e.client_id = s->client_id;
-        e.remote_address = c.info.remote_address;
+        e.remote_address = c.remote_address;
         e.version = s->version;
         if (!c.will_suppressed)
             e.reason = reason ? reason : c.end_reason;

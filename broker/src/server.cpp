@@ -16,6 +16,7 @@
 #include <chrono>
 #include <mutex>
 #include <thread>
+#include <deque>
 #include <filesystem>
 #include <optional>
 #include <unordered_map>
@@ -81,6 +82,7 @@ struct server::impl {
     // given to it. The first is the caller's io_context, which also runs the
     // acceptors, the timers and the store's completions.
     struct io_thread {
+        impl* srv = nullptr;
         asio::io_context* ctx = nullptr;
         std::unique_ptr<asio::io_context> owned;
         std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
@@ -93,16 +95,18 @@ struct server::impl {
         // with the first one). An event names a slot and its generation, so an
         // event for a connection closed earlier in the same wake finds nothing.
         std::shared_ptr<detail::tcp_poller> poller;
-        struct slot {
-            connection* conn = nullptr;
-            std::uint32_t generation = 0;
-        };
-        std::vector<slot> slots;
+        std::vector<connection*> slots; // generations are in the connections
+        std::uint32_t next_generation = 0;
         std::vector<std::uint32_t> free_slots;
         // During a wake: the connections with output, flushed once at its end,
         // so that input from many sockets leaves in one write per connection.
         ready_list* wake_ready = nullptr;
         std::vector<std::unique_ptr<pending_write>> spare_writes;
+        // Connections that have not sent CONNECT yet, oldest first. All wait the
+        // same time, so a queue and one timer per thread do the work of a timer
+        // per connection (which an idle connection would keep paying for).
+        std::deque<std::pair<clock::time_point, std::weak_ptr<connection>>> awaiting_connect;
+        std::unique_ptr<asio::steady_timer> connect_sweep;
 
         std::unique_ptr<pending_write> take_write()
         {
@@ -127,30 +131,27 @@ struct server::impl {
     // the engine, the map of connections and the fields marked "under mu" are
     // shared and guarded by impl::mu.
     struct connection : std::enable_shared_from_this<connection> {
-        impl* srv;
         io_thread* home;
         connection_id id = 0;
-        std::size_t listener_index = 0;
         // Plain TCP: the socket itself, watched by home->poller, read and written
         // here. Otherwise (TLS, WebSocket) the transport's stream.
         int fd = -1;
-        std::uint32_t slot = 0;
+        std::uint32_t slot = 0;       // in home->slots, with its generation
+        std::uint32_t generation = 0;
         std::uint32_t write_pos = 0; // plain TCP: first buffer not yet fully written
+        std::uint32_t listener_index = 0;
         std::unique_ptr<transport::stream> stream;
         std::unique_ptr<char[]> own_buffer; // TLS and WebSocket streams only
         std::unique_ptr<pending_write> w; // while writing
-        // Until CONNECT is accepted (then dropped: an idle connection holds no
-        // timer; its keep alive is checked by the engine's timer heap).
-        std::unique_ptr<asio::steady_timer> connect_timer;
         bool writing = false;
         bool closed = false;
-        bool connect_seen = false; // CONNECT accepted: the connect timer is gone
+        bool connect_seen = false; // CONNECT accepted: no longer in home->awaiting_connect's sweep
         bool flush_queued = false; // under mu: listed for a flush() not yet run
 
-        connection(impl* s, io_thread* h, asio::any_io_executor ex)
-            : srv(s), home(h), connect_timer(std::make_unique<asio::steady_timer>(std::move(ex)))
-        {
-        }
+        // Fields ordered by size: there is one of these per client. No timer:
+        // the CONNECT deadline is in the thread's queue, keep alive in the
+        // engine's timer heap.
+        explicit connection(io_thread* h) : home(h) {}
 
         ~connection()
         {
@@ -172,25 +173,9 @@ struct server::impl {
 
         void start()
         {
-            connect_timer->expires_after(connect_timeout);
-            connect_timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
-                if (ec || self->closed || self->connect_seen)
-                    return;
-                self->srv->log.log(log_type::notice, "client at " + self->peer()
-                        + " sent no CONNECT in time; closing");
-                self->close_now();
-            });
+            home->srv->await_connect(*this);
             if (fd < 0)
                 wait_readable(); // plain TCP: the poller reports input
-        }
-
-        // On this connection's thread: cancels the connect timer and frees it.
-        void drop_connect_timer()
-        {
-            if (connect_timer) {
-                connect_timer->cancel();
-                connect_timer.reset();
-            }
         }
 
         void wait_readable()
@@ -228,7 +213,7 @@ struct server::impl {
                 close_now();
                 return;
             }
-            srv->on_input(*this, std::string_view(buf.data(), n));
+            home->srv->on_input(*this, std::string_view(buf.data(), n));
             if (closed)
                 return;
             if (n == buf.size())
@@ -263,7 +248,7 @@ struct server::impl {
                     close_now();
                     return;
                 }
-                srv->on_input(*this, std::string_view(buf.data(), static_cast<std::size_t>(n)));
+                home->srv->on_input(*this, std::string_view(buf.data(), static_cast<std::size_t>(n)));
                 if (closed)
                     return;
                 if (static_cast<std::size_t>(n) == buf.size()) {
@@ -344,7 +329,7 @@ struct server::impl {
                         self->close_now();
                         return;
                     }
-                    self->srv->on_input(*self, std::string_view(self->own_buffer.get(), n));
+                    self->home->srv->on_input(*self, std::string_view(self->own_buffer.get(), n));
                     self->read();
                 });
         }
@@ -357,10 +342,10 @@ struct server::impl {
             for (;;) {
                 bool close = false;
                 {
-                    std::lock_guard lock(srv->mu);
-                    srv->eng.metrics().bytes_sent += sent;
+                    std::lock_guard lock(home->srv->mu);
+                    home->srv->eng.metrics().bytes_sent += sent;
                     flush_queued = false;
-                    auto* out = srv->eng.output(id);
+                    auto* out = home->srv->eng.output(id);
                     if (out && !closed && !writing) {
                         if (!out->batch.empty()) {
                             if (!w)
@@ -413,14 +398,13 @@ struct server::impl {
             auto self = shared_from_this(); // the map entry goes below
             closed = true;
             if (fd >= 0) {
-                srv->release_raw(*this);
+                home->srv->release_raw(*this);
                 ::close(fd);
                 fd = -1;
             } else {
                 stream->close();
             }
-            drop_connect_timer();
-            srv->on_closed(*this);
+            home->srv->on_closed(*this);
         }
     };
 
@@ -469,6 +453,7 @@ struct server::impl {
     {
         threads.push_back(std::make_unique<io_thread>());
         threads.back()->ctx = &io;
+        threads.back()->srv = this;
         eng.on_client_event([this](const client_event& e) { log_client(e); });
     }
 
@@ -513,6 +498,7 @@ struct server::impl {
             auto t = std::make_unique<io_thread>();
             t->owned = std::make_unique<asio::io_context>(1);
             t->ctx = t->owned.get();
+            t->srv = this;
             t->guard.emplace(t->ctx->get_executor());
             auto* raw = t.get();
             t->thread = std::thread([raw] {
@@ -548,16 +534,13 @@ struct server::impl {
     {
         ready_list local;
         ready_list& ready = c.home->wake_ready ? *c.home->wake_ready : local;
-        bool connected_now = false;
         {
             std::lock_guard lock(mu);
             eng.received(c.id, bytes, clock::now());
             if (!c.connect_seen && eng.has_session(c.id))
-                c.connect_seen = connected_now = true;
+                c.connect_seen = true;
             after_input_locked(ready);
         }
-        if (connected_now)
-            c.drop_connect_timer(); // idle connections stay small
         if (&ready == &local)
             flush_all(local);
     }
@@ -599,9 +582,10 @@ struct server::impl {
         auto key = event.data.u64;
         auto index = static_cast<std::uint32_t>(key);
         auto generation = static_cast<std::uint32_t>(key >> 32);
-        if (index >= t.slots.size() || t.slots[index].generation != generation || !t.slots[index].conn)
+        auto* conn = index < t.slots.size() ? t.slots[index] : nullptr;
+        if (!conn || conn->generation != generation)
             return; // closed earlier in this wake
-        auto c = t.slots[index].conn->shared_from_this();
+        auto c = conn->shared_from_this();
         if (event.events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             c->write_ready();
         if (event.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -627,13 +611,12 @@ struct server::impl {
             index = static_cast<std::uint32_t>(t.slots.size());
             t.slots.emplace_back();
         }
-        auto& slot = t.slots[index];
-        ++slot.generation;
-        slot.conn = &c;
+        t.slots[index] = &c;
         c.slot = index;
-        ec = t.poller->add(c.fd, (std::uint64_t{slot.generation} << 32) | index);
+        c.generation = ++t.next_generation;
+        ec = t.poller->add(c.fd, (std::uint64_t{c.generation} << 32) | index);
         if (ec) {
-            slot.conn = nullptr;
+            t.slots[index] = nullptr;
             t.free_slots.push_back(index);
             return false;
         }
@@ -644,8 +627,8 @@ struct server::impl {
     void release_raw(connection& c)
     {
         auto& t = *c.home;
-        if (c.slot < t.slots.size() && t.slots[c.slot].conn == &c) {
-            t.slots[c.slot].conn = nullptr;
+        if (c.slot < t.slots.size() && t.slots[c.slot] == &c) {
+            t.slots[c.slot] = nullptr;
             t.free_slots.push_back(c.slot);
         }
         if (t.poller)
@@ -987,9 +970,15 @@ struct server::impl {
     {
         auto index = l.index;
         if (l.config.scheme == transport::scheme::tcp) {
-            asio::post(*home.ctx, [this, index, &home, socket = std::move(socket)]() mutable {
+            // At once when accepted on its own thread: a burst of connections
+            // then never has many sockets waiting in Asio's reactor state,
+            // whose pool keeps the memory once grown.
+            if (home.ctx->get_executor().running_in_this_thread())
                 start_plain(index, home, std::move(socket));
-            });
+            else
+                asio::post(*home.ctx, [this, index, &home, socket = std::move(socket)]() mutable {
+                    start_plain(index, home, std::move(socket));
+                });
             return;
         }
         transport::async_accept(std::move(socket), l.config.scheme, l.tls,
@@ -1012,9 +1001,9 @@ struct server::impl {
                 info.listener_index = index;
                 info.tls_common_name = s->peer_common_name();
                 info.use_identity_as_username = lst.config.use_identity_as_username;
-                auto conn = std::make_shared<connection>(this, &home, s->get_executor());
+                auto conn = std::make_shared<connection>(&home);
                 conn->stream = std::move(s);
-                conn->listener_index = index;
+                conn->listener_index = static_cast<std::uint32_t>(index);
                 {
                     std::lock_guard lock(mu);
                     conn->id = eng.open(std::move(info), clock::now());
@@ -1022,6 +1011,43 @@ struct server::impl {
                 }
                 conn->start();
             });
+    }
+
+    // On the connection's thread: it has connect_timeout to send its CONNECT.
+    void await_connect(connection& c)
+    {
+        auto& t = *c.home;
+        t.awaiting_connect.emplace_back(clock::now() + connect_timeout, c.weak_from_this());
+        if (t.awaiting_connect.size() == 1)
+            arm_connect_sweep(t);
+    }
+
+    void arm_connect_sweep(io_thread& t)
+    {
+        if (!t.connect_sweep)
+            t.connect_sweep = std::make_unique<asio::steady_timer>(*t.ctx);
+        t.connect_sweep->expires_at(t.awaiting_connect.front().first);
+        t.connect_sweep->async_wait([this, &t](boost::system::error_code ec) {
+            if (ec)
+                return; // cancelled: the server is stopping or gone
+            if (!stopping)
+                sweep_connects(t);
+        });
+    }
+
+    void sweep_connects(io_thread& t)
+    {
+        auto now = clock::now();
+        while (!t.awaiting_connect.empty() && t.awaiting_connect.front().first <= now) {
+            auto c = t.awaiting_connect.front().second.lock();
+            t.awaiting_connect.pop_front();
+            if (c && !c->closed && !c->connect_seen) {
+                log.log(log_type::notice, "client at " + c->peer() + " sent no CONNECT in time; closing");
+                c->close_now();
+            }
+        }
+        if (!t.awaiting_connect.empty())
+            arm_connect_sweep(t);
     }
 
     // Plain TCP, on the connection's thread: the socket leaves Asio and is
@@ -1053,9 +1079,9 @@ struct server::impl {
             ::close(fd);
             return give_up(ec.message());
         }
-        auto conn = std::make_shared<connection>(this, &home, home.ctx->get_executor());
+        auto conn = std::make_shared<connection>(&home);
         conn->fd = fd;
-        conn->listener_index = index;
+        conn->listener_index = static_cast<std::uint32_t>(index);
         if (!register_raw(*conn, ec))
             return give_up(ec.message()); // the connection closes the socket
         log.log(log_type::notice, "New connection from " + remote + " on " + format_listener(lst.config, lst.port) + ".");
@@ -1350,6 +1376,12 @@ void server::stop()
         d.pump_locked(ready);
     }
     impl::flush_all(ready);
+    // The CONNECT deadlines go (each thread's timer, on its thread).
+    for (auto& t : d.threads)
+        asio::post(*t->ctx, [t = t.get()] {
+            if (t->connect_sweep)
+                t->connect_sweep->cancel();
+        });
     // The other threads end once their connections have written their last bytes.
     for (std::size_t i = 1; i < d.threads.size(); ++i)
         d.threads[i]->guard.reset();
