@@ -41,7 +41,8 @@ struct engine::connection_state {
     };
     std::unique_ptr<held_output> held;
     std::error_code end_reason; // why we disconnect it (for the log), when the core's close has none
-    std::optional<clock::time_point> keep_alive_at; // the core's keep-alive timer
+    // The core's keep-alive timer; max() while none (not an optional: 8 bytes less per client).
+    clock::time_point keep_alive_at = clock::time_point::max();
     std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
     bool dirty = false;
     bool close_pending = false; // close once the held output is out
@@ -121,7 +122,10 @@ void engine::mark(connection_state& c)
 
 client_identity engine::identity(const session_record& s) const
 {
-    client_identity who{s.client_id, std::nullopt, s.listener};
+    std::optional<std::size_t> listener;
+    if (s.listener != session_record::no_listener)
+        listener = s.listener;
+    client_identity who{s.client_id, std::nullopt, listener};
     if (s.username)
         who.username = *s.username;
     return who;
@@ -238,7 +242,7 @@ void engine::run(connection_state& c, server_session& core, clock::time_point no
                 }
             } else if (auto* ct = std::get_if<cancel_timer>(&a)) {
                 if (ct->id == timer_id::keep_alive)
-                    c.keep_alive_at.reset();
+                    c.keep_alive_at = clock::time_point::max();
             } else if (auto* cl = std::get_if<close_connection>(&a)) {
                 if (cl->reason && cl->reason != make_error_code(reason_code::session_taken_over))
                     ++metrics_.protocol_errors;
@@ -392,7 +396,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     s->connection = c.id;
     s->version = pkt.version;
     s->username = username;
-    s->listener = info.listener_index;
+    s->listener = static_cast<std::uint32_t>(info.listener_index);
     s->expires_at.reset();
     s->will = pkt.will ? std::make_unique<mqtt::will>(*pkt.will) : nullptr;
     s->will_delay = 0;
@@ -928,7 +932,9 @@ std::optional<clock::time_point> engine::next_timer() const
 std::optional<clock::time_point> engine::keep_alive_deadline(connection_id id)
 {
     auto* c = find(id);
-    return c ? c->keep_alive_at : std::nullopt;
+    if (!c || c->keep_alive_at == clock::time_point::max())
+        return std::nullopt;
+    return c->keep_alive_at;
 }
 
 void engine::fire_timers(clock::time_point now)
@@ -940,7 +946,7 @@ void engine::fire_timers(clock::time_point now)
         auto* c = find(id);
         if (!c || c->ended || c->keep_alive_at != at)
             continue; // re-armed, cancelled or closed since
-        c->keep_alive_at.reset();
+        c->keep_alive_at = clock::time_point::max();
         timer_fired(id, timer_id::keep_alive, now); // may re-arm (a push onto timers_)
     }
     // Entries of closed or re-armed connections stay until their time comes; after

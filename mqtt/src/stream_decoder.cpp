@@ -15,6 +15,12 @@ constexpr std::size_t initial_chunk = 4096;
 // Type byte plus a Remaining Length of at most 4 bytes.
 constexpr std::size_t max_header = 5;
 
+// Offsets within a chunk fit 32 bits (see stream_decoder.hpp).
+std::uint32_t u32(std::size_t n) noexcept
+{
+    return static_cast<std::uint32_t>(n);
+}
+
 } // namespace
 
 stream_decoder::stream_decoder(std::uint32_t maximum_packet_size, std::optional<protocol_version> version)
@@ -29,8 +35,8 @@ void stream_decoder::reset() noexcept
         capacity_ = 0;
     }
     begin_ = end_ = scan_ = need_ = 0;
-    pending_.clear();
     error_.clear();
+    reported_ = false;
 }
 
 // Makes room for n more bytes after end_. Unreturned bytes move to the front of
@@ -40,7 +46,7 @@ void stream_decoder::reserve(std::size_t n)
 {
     if (capacity_ - end_ >= n)
         return;
-    const auto live = end_ - begin_;
+    const std::size_t live = end_ - begin_;
     if (chunk_ && chunk_.use_count() == 1 && capacity_ >= live + n) {
         if (live != 0)
             std::memmove(chunk_.get(), chunk_.get() + begin_, live);
@@ -52,22 +58,22 @@ void stream_decoder::reserve(std::size_t n)
         if (live != 0)
             std::memcpy(fresh.get(), chunk_.get() + begin_, live);
         chunk_ = std::move(fresh);
-        capacity_ = cap;
+        capacity_ = u32(cap);
     }
     scan_ -= begin_;
-    end_ = live;
+    end_ = u32(live);
     begin_ = 0;
 }
 
 void stream_decoder::append(const char* p, std::size_t n)
 {
     std::memcpy(chunk_.get() + end_, p, n);
-    end_ += n;
+    end_ += u32(n);
 }
 
 void stream_decoder::feed(std::string_view bytes)
 {
-    while (!bytes.empty() && !pending_ && !error_) {
+    while (!bytes.empty() && !error_) {
         std::size_t take = 0;
         if (need_ == 0) {
             // Header of the packet at scan_ still incomplete: fewer than 5 bytes here.
@@ -76,7 +82,7 @@ void stream_decoder::feed(std::string_view bytes)
         } else {
             // Room for the whole rest of this packet, whose size was checked
             // against the maximum when its header was framed.
-            const auto rest = need_ - (end_ - scan_);
+            const std::size_t rest = need_ - (end_ - scan_);
             take = std::min(bytes.size(), rest);
             reserve(rest);
         }
@@ -84,14 +90,14 @@ void stream_decoder::feed(std::string_view bytes)
         bytes.remove_prefix(take);
 
         // Frame whole packets: [begin_, scan_) then holds only complete ones.
-        while (!pending_) {
+        while (!error_) {
             if (need_ == 0) {
                 const auto avail = end_ - scan_;
                 if (avail == 0)
                     break;
                 const char* p = chunk_.get() + scan_;
                 if ((static_cast<std::uint8_t>(p[0]) >> 4) == 0) {
-                    pending_ = make_error_code(reason_code::malformed_packet); // reserved type 0
+                    error_ = make_error_code(reason_code::malformed_packet); // reserved type 0
                     break;
                 }
                 std::uint32_t remaining = 0;
@@ -100,16 +106,16 @@ void stream_decoder::feed(std::string_view bytes)
                 if (st == detail::varint_status::incomplete)
                     break;
                 if (st == detail::varint_status::malformed) {
-                    pending_ = make_error_code(reason_code::malformed_packet); // 5-byte length
+                    error_ = make_error_code(reason_code::malformed_packet); // 5-byte length
                     break;
                 }
                 const auto total = std::size_t{1} + used + remaining;
                 if (total > max_size_) {
                     // Refused before a byte of the body is buffered.
-                    pending_ = make_error_code(reason_code::packet_too_large);
+                    error_ = make_error_code(reason_code::packet_too_large);
                     break;
                 }
-                need_ = total;
+                need_ = u32(total);
             }
             if (end_ - scan_ < need_)
                 break;
@@ -122,11 +128,12 @@ void stream_decoder::feed(std::string_view bytes)
 
 std::optional<result<packet>> stream_decoder::next()
 {
-    if (error_)
+    if (reported_)
         return result<packet>(error_);
 
     auto fail = [this](std::error_code ec) {
         error_ = ec;
+        reported_ = true;
         chunk_.reset(); // nothing more will be decoded from it
         capacity_ = begin_ = end_ = scan_ = need_ = 0;
         return std::optional<result<packet>>(result<packet>(ec));
@@ -142,7 +149,7 @@ std::optional<result<packet>> stream_decoder::next()
         if (!version_ && type != packet_type::connect)
             return fail(make_error_code(reason_code::protocol_error)); // [MQTT-3.1.0-1]
         buffer body(std::shared_ptr<const void>(chunk_, chunk_.get()), std::string_view(p + 1 + used, remaining));
-        begin_ += 1 + used + remaining;
+        begin_ += u32(1 + used + remaining);
         auto r = decode_body(first, body, version_.value_or(protocol_version::v5));
         if (!r)
             return fail(r.error());
@@ -151,8 +158,8 @@ std::optional<result<packet>> stream_decoder::next()
                 version_ = c->version;
         return r;
     }
-    if (pending_)
-        return fail(pending_);
+    if (error_)
+        return fail(error_); // the framing error, now that the packets before it are out
     if (begin_ == end_ && chunk_) {
         // Everything fed has been returned: hand the chunk to the packets still
         // viewing it (or free it), so a quiet connection holds no buffer. The

@@ -189,7 +189,10 @@ private:
     std::chrono::milliseconds keep_alive_{0};
     clock::time_point last_sent_{};
     clock::time_point last_received_{};
-    std::optional<clock::time_point> ping_sent_;
+    // Client: when the unanswered PINGREQ went out; no_ping while none is (a
+    // sentinel rather than an optional: the server keeps one core per client).
+    static constexpr clock::time_point no_ping = clock::time_point::min();
+    clock::time_point ping_sent_ = no_ping;
 
     // The small ones last.
     role role_;

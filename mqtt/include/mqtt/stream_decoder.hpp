@@ -48,21 +48,25 @@ private:
     void reserve(std::size_t n);
     void append(const char* p, std::size_t n);
 
-    std::uint32_t max_size_;
-    std::optional<protocol_version> version_;
     // Received bytes live in a shared chunk; decoded packets hold views into it.
     // Bytes handed out are never written again: a chunk still referenced by a
-    // packet is replaced, not compacted.
+    // packet is replaced, not compacted. (32-bit offsets: a chunk never holds
+    // more than twice the largest packet; the decoder is part of every
+    // connection's session, so its size counts.)
     std::shared_ptr<char[]> chunk_;
-    std::size_t capacity_ = 0;
-    std::size_t begin_ = 0; // first byte not yet returned by next()
-    std::size_t end_ = 0;   // one past the last byte fed
+    std::uint32_t capacity_ = 0;
+    std::uint32_t begin_ = 0; // first byte not yet returned by next()
+    std::uint32_t end_ = 0;   // one past the last byte fed
     // Framing done by feed(): [begin_, scan_) holds whole packets; the packet
     // starting at scan_ needs need_ bytes in all (0 while its header is incomplete).
-    std::size_t scan_ = 0;
-    std::size_t need_ = 0;
-    std::error_code pending_; // framing error at scan_, reported once next() gets there
+    std::uint32_t scan_ = 0;
+    std::uint32_t need_ = 0;
+    std::uint32_t max_size_;
+    // A framing error at scan_ (reported once next() gets there), or, once
+    // reported_, the error every later next() returns.
     std::error_code error_;
+    std::optional<protocol_version> version_;
+    bool reported_ = false;
 };
 
 } // namespace mqtt

@@ -131,13 +131,16 @@ struct session_record {
     std::unique_ptr<server_session> core;
     connection_id connection = 0; // 0 while offline
     std::optional<std::string> username;
-    std::optional<std::size_t> listener; // of the last connection (client_identity::listener)
     std::unique_ptr<mqtt::will> will; // a pointer: most clients have none
     std::optional<clock::time_point> will_at;    // a delayed will waiting to be published
     std::optional<clock::time_point> expires_at; // while offline
     std::map<std::string, subscriber> subscriptions; // by the filter as subscribed (with $share/...)
     std::uint32_t will_delay = 0;
     std::uint32_t expiry_interval = 0;           // seconds; 0xFFFFFFFF = never
+    // Of the last connection (client_identity::listener); no_listener until one
+    // (a sentinel, not an optional: one record per client).
+    static constexpr std::uint32_t no_listener = 0xFFFFFFFF;
+    std::uint32_t listener = no_listener;
     protocol_version version = protocol_version::v5;
     // With a store: the subscriptions must be written at the next commit.
     bool subscriptions_changed = true;
