@@ -41,8 +41,10 @@ struct engine::connection_state {
     };
     std::unique_ptr<held_output> held;
     std::error_code end_reason; // why we disconnect it (for the log), when the core's close has none
-    // The core's keep-alive timer; max() while none (not an optional: 8 bytes less per client).
-    clock::time_point keep_alive_at = clock::time_point::max();
+    // The core's keep-alive timer; no_deadline while none (not an optional: 8
+    // bytes less per client).
+    static constexpr clock::time_point no_deadline = clock::time_point::max();
+    clock::time_point keep_alive_at = no_deadline;
     std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
     bool dirty = false;
     bool close_pending = false; // close once the held output is out
@@ -242,7 +244,7 @@ void engine::run(connection_state& c, server_session& core, clock::time_point no
                 }
             } else if (auto* ct = std::get_if<cancel_timer>(&a)) {
                 if (ct->id == timer_id::keep_alive)
-                    c.keep_alive_at = clock::time_point::max();
+                    c.keep_alive_at = connection_state::no_deadline;
             } else if (auto* cl = std::get_if<close_connection>(&a)) {
                 if (cl->reason && cl->reason != make_error_code(reason_code::session_taken_over))
                     ++metrics_.protocol_errors;
@@ -932,7 +934,7 @@ std::optional<clock::time_point> engine::next_timer() const
 std::optional<clock::time_point> engine::keep_alive_deadline(connection_id id)
 {
     auto* c = find(id);
-    if (!c || c->keep_alive_at == clock::time_point::max())
+    if (!c || c->keep_alive_at == connection_state::no_deadline)
         return std::nullopt;
     return c->keep_alive_at;
 }
@@ -946,7 +948,7 @@ void engine::fire_timers(clock::time_point now)
         auto* c = find(id);
         if (!c || c->ended || c->keep_alive_at != at)
             continue; // re-armed, cancelled or closed since
-        c->keep_alive_at = clock::time_point::max();
+        c->keep_alive_at = connection_state::no_deadline;
         timer_fired(id, timer_id::keep_alive, now); // may re-arm (a push onto timers_)
     }
     // Entries of closed or re-armed connections stay until their time comes; after

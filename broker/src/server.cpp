@@ -88,8 +88,8 @@ struct server::impl {
         std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
         std::thread thread;
         std::atomic<bool> finished{false};
-        // Shared by this thread's TCP connections: they wait for readiness and
-        // read into it, so an idle connection holds no read buffer.
+        // Shared by this thread's plain TCP connections: they read into it when
+        // the poller reports input, so an idle connection holds no read buffer.
         std::vector<char> read_buffer = std::vector<char>(shared_read_size);
         // Plain TCP connections: readiness from this thread's epoll set (created
         // with the first one). An event names a slot and its generation, so an
@@ -175,54 +175,15 @@ struct server::impl {
         {
             home->srv->await_connect(*this);
             if (fd < 0)
-                wait_readable(); // plain TCP: the poller reports input
+                start_reading(); // plain TCP: the poller reports input
         }
 
-        void wait_readable()
+        // TLS and WebSocket: their layers hold decoded bytes the socket does not
+        // show, so each such connection reads into a buffer of its own.
+        void start_reading()
         {
-            if (closed)
-                return;
-            bool waiting = stream->async_wait_readable([self = shared_from_this()](boost::system::error_code ec) {
-                if (self->closed)
-                    return;
-                if (ec) {
-                    self->close_now();
-                    return;
-                }
-                self->read_ready();
-            });
-            if (!waiting) {
-                own_buffer = std::make_unique<char[]>(read_buffer_size);
-                read();
-            }
-        }
-
-        // TCP: the socket has bytes (or the peer's close). A short read drained it,
-        // so waiting again is safe; a full one may have left more, read on after
-        // the other connections of this thread had their turn.
-        void read_ready()
-        {
-            auto& buf = home->read_buffer;
-            boost::system::error_code ec;
-            auto n = stream->read_some_now(asio::buffer(buf), ec);
-            if (ec == asio::error::would_block) {
-                wait_readable();
-                return;
-            }
-            if (ec) {
-                close_now();
-                return;
-            }
-            home->srv->on_input(*this, std::string_view(buf.data(), n));
-            if (closed)
-                return;
-            if (n == buf.size())
-                asio::post(*home->ctx, [self = shared_from_this()] {
-                    if (!self->closed)
-                        self->read_ready();
-                });
-            else
-                wait_readable();
+            own_buffer = std::make_unique<char[]>(read_buffer_size);
+            read();
         }
 
         // Plain TCP, after the poller reported `events`: reads what has arrived.
@@ -545,18 +506,6 @@ struct server::impl {
             flush_all(local);
     }
 
-    // Runs `f` (reads of plain TCP connections) on thread `t`, then flushes
-    // every connection that got output meanwhile: one write each.
-    template <class F>
-    void run_wake(io_thread& t, F&& f)
-    {
-        ready_list ready;
-        t.wake_ready = &ready;
-        f();
-        t.wake_ready = nullptr;
-        flush_all(ready);
-    }
-
     // Many sockets ready at once (fan-in: measured 2.8x Mosquitto batched,
     // 2.2x not): output waits for the end of the wake, one write per
     // connection. A few (one publisher, one subscriber): each read's output
@@ -571,10 +520,12 @@ struct server::impl {
                 on_poll_event(t, events[i]);
             return;
         }
-        run_wake(t, [&] {
-            for (std::size_t i = 0; i < count; ++i)
-                on_poll_event(t, events[i]);
-        });
+        ready_list ready; // every connection that gets output in this wake, written once at its end
+        t.wake_ready = &ready;
+        for (std::size_t i = 0; i < count; ++i)
+            on_poll_event(t, events[i]);
+        t.wake_ready = nullptr;
+        flush_all(ready);
     }
 
     void on_poll_event(io_thread& t, const epoll_event& event)
@@ -983,34 +934,45 @@ struct server::impl {
         }
         transport::async_accept(std::move(socket), l.config.scheme, l.tls,
             [this, index, &home](boost::system::error_code ec, std::unique_ptr<transport::stream> s) {
-                auto& lst = listeners[index];
-                if (ec || stopping) {
-                    {
-                        std::lock_guard lock(mu);
-                        if (lst.connections > 0)
-                            --lst.connections;
-                    }
-                    if (ec)
-                        log.log(log_type::information, "handshake failed on " + format_listener(lst.config, lst.port)
-                                + ": " + ec.message());
-                    return;
-                }
-                log.log(log_type::notice, "New connection from " + s->remote_endpoint() + " on " + format_listener(lst.config, lst.port) + ".");
+                if (ec || stopping)
+                    return not_admitted(index, "handshake failed", ec ? ec.message() : std::string{});
                 connection_info info;
                 info.remote_address = s->remote_endpoint();
-                info.listener_index = index;
                 info.tls_common_name = s->peer_common_name();
-                info.use_identity_as_username = lst.config.use_identity_as_username;
                 auto conn = std::make_shared<connection>(&home);
                 conn->stream = std::move(s);
-                conn->listener_index = static_cast<std::uint32_t>(index);
-                {
-                    std::lock_guard lock(mu);
-                    conn->id = eng.open(std::move(info), clock::now());
-                    connections.emplace(conn->id, conn);
-                }
-                conn->start();
+                admit(std::move(conn), index, std::move(info));
             });
+    }
+
+    // An accepted socket that will not reach the engine: its listener's count
+    // goes back (and `why`, if any, is logged).
+    void not_admitted(std::size_t index, const char* what, const std::string& why)
+    {
+        auto& lst = listeners[index];
+        {
+            std::lock_guard lock(mu);
+            if (lst.connections > 0)
+                --lst.connections;
+        }
+        if (!why.empty())
+            log.log(log_type::information, std::string(what) + " on " + format_listener(lst.config, lst.port) + ": " + why);
+    }
+
+    // On the connection's thread: the engine opens it and its CONNECT deadline starts.
+    void admit(std::shared_ptr<connection> conn, std::size_t index, connection_info info)
+    {
+        auto& lst = listeners[index];
+        log.log(log_type::notice, "New connection from " + info.remote_address + " on " + format_listener(lst.config, lst.port) + ".");
+        info.listener_index = index;
+        info.use_identity_as_username = lst.config.use_identity_as_username;
+        conn->listener_index = static_cast<std::uint32_t>(index);
+        {
+            std::lock_guard lock(mu);
+            conn->id = eng.open(std::move(info), clock::now());
+            connections.emplace(conn->id, conn);
+        }
+        conn->start();
     }
 
     // On the connection's thread: it has connect_timeout to send its CONNECT.
@@ -1054,47 +1016,28 @@ struct server::impl {
     // watched by the thread's poller (see tcp_poller.hpp).
     void start_plain(std::size_t index, io_thread& home, tcp::socket socket)
     {
-        auto& lst = listeners[index];
-        auto give_up = [&](const std::string& why) {
-            {
-                std::lock_guard lock(mu);
-                if (lst.connections > 0)
-                    --lst.connections;
-            }
-            if (!why.empty())
-                log.log(log_type::information, "connection failed on " + format_listener(lst.config, lst.port) + ": " + why);
-        };
         if (stopping)
-            return give_up({});
+            return not_admitted(index, "connection failed", {});
         boost::system::error_code ec;
         socket.set_option(tcp::no_delay(true), ec);
+        connection_info info;
         auto endpoint = socket.remote_endpoint(ec);
-        std::string remote = ec ? std::string{} : transport::format_endpoint(endpoint);
+        if (!ec)
+            info.remote_address = transport::format_endpoint(endpoint);
         int fd = socket.release(ec);
         if (ec)
-            return give_up(ec.message());
+            return not_admitted(index, "connection failed", ec.message());
         int flags = ::fcntl(fd, F_GETFL, 0);
         if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
             ec.assign(errno, boost::system::system_category());
             ::close(fd);
-            return give_up(ec.message());
+            return not_admitted(index, "connection failed", ec.message());
         }
         auto conn = std::make_shared<connection>(&home);
         conn->fd = fd;
-        conn->listener_index = static_cast<std::uint32_t>(index);
         if (!register_raw(*conn, ec))
-            return give_up(ec.message()); // the connection closes the socket
-        log.log(log_type::notice, "New connection from " + remote + " on " + format_listener(lst.config, lst.port) + ".");
-        connection_info info;
-        info.remote_address = std::move(remote);
-        info.listener_index = index;
-        info.use_identity_as_username = lst.config.use_identity_as_username;
-        {
-            std::lock_guard lock(mu);
-            conn->id = eng.open(std::move(info), clock::now());
-            connections.emplace(conn->id, conn);
-        }
-        conn->start();
+            return not_admitted(index, "connection failed", ec.message()); // the connection closes the socket
+        admit(std::move(conn), index, std::move(info));
     }
 
     // Every second the engine's tick (wills, expiry, keep alive); in between, at
