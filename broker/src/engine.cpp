@@ -18,6 +18,31 @@ constexpr std::uint64_t delivery_tag = 1;
 
 mqtt::qos min_qos(mqtt::qos a, mqtt::qos b) { return static_cast<std::uint8_t>(a) < static_cast<std::uint8_t>(b) ? a : b; }
 
+// A message about to be kept for long (retained, or queued for an offline client)
+// gets its topic and payload copied into one allocation of their size. A decoded
+// message views the read it came in with: kept as it is, one small message
+// would pin that whole read (up to 64 KB) for as long as it waits.
+mqtt::publish kept_copy(const mqtt::publish& msg)
+{
+    mqtt::publish out;
+    const auto t = msg.topic.size();
+    const auto n = t + msg.payload.size();
+    // One spare byte: an empty payload still gets an address of its own (the
+    // expiry bookkeeping keys on it).
+    auto holder = std::make_shared_for_overwrite<char[]>(n + 1);
+    std::copy(msg.topic.view().begin(), msg.topic.view().end(), holder.get());
+    std::copy(msg.payload.view().begin(), msg.payload.view().end(), holder.get() + t);
+    std::shared_ptr<const void> owner(holder, holder.get());
+    out.topic = mqtt::buffer(owner, std::string_view(holder.get(), t));
+    out.payload = mqtt::buffer(std::move(owner), std::string_view(holder.get() + t, n - t));
+    out.qos = msg.qos;
+    out.retain = msg.retain;
+    out.dup = msg.dup;
+    out.packet_id = msg.packet_id;
+    out.props = msg.props;
+    return out;
+}
+
 } // namespace
 
 // Fields ordered by size (one per connection: no padding).
@@ -589,7 +614,7 @@ void engine::store_retained(const mqtt::publish& msg, clock::time_point now)
             retained_.erase(it);
         return;
     }
-    auto copy = msg;
+    auto copy = kept_copy(msg);
     copy.dup = false;
     copy.packet_id = 0;
     copy.props.remove(property_id::subscription_identifier);
@@ -624,6 +649,7 @@ void engine::route(const mqtt::publish& msg, const session_record* from, clock::
     std::sort(plain.begin(), plain.end(), [](auto* a, auto* b) { return a->session < b->session; });
     std::vector<std::uint32_t> ids;
     std::size_t count = 0;
+    std::optional<mqtt::publish> kept; // made for the first offline client, shared by the rest
     for (std::size_t i = 0; i < plain.size();) {
         auto* target = plain[i]->session;
         mqtt::qos best = qos::at_most_once;
@@ -645,7 +671,7 @@ void engine::route(const mqtt::publish& msg, const session_record* from, clock::
             continue;
         // A live subscription gets RETAIN 0 unless it asked for Retain As Published
         // [MQTT-3.3.1-9] (3.1.1) / [MQTT-3.3.1-12] (5.0).
-        deliver(*target, msg, min_qos(msg.qos, best), keep_retain && msg.retain, ids, now);
+        deliver(*target, msg, min_qos(msg.qos, best), keep_retain && msg.retain, ids, now, &kept);
         ++count;
     }
     for (auto* g : shared) {
@@ -666,7 +692,7 @@ void engine::route(const mqtt::publish& msg, const session_record* from, clock::
         ids.clear();
         if (sub.subscription_id)
             ids.push_back(sub.subscription_id);
-        deliver(*sub.session, msg, min_qos(msg.qos, sub.options.qos), false, ids, now);
+        deliver(*sub.session, msg, min_qos(msg.qos, sub.options.qos), false, ids, now, &kept);
         ++count;
     }
     if (delivered)
@@ -687,10 +713,10 @@ std::size_t engine::output_backlog(const connection_state& c) const
     return n;
 }
 
-void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, bool retain,
-    const std::vector<std::uint32_t>& subscription_ids, clock::time_point now)
+void engine::deliver(session_record& s, const mqtt::publish& original, mqtt::qos q, bool retain,
+    const std::vector<std::uint32_t>& subscription_ids, clock::time_point now, std::optional<mqtt::publish>* kept)
 {
-    if (!access_->can_receive(identity(s), msg.topic)) {
+    if (!access_->can_receive(identity(s), original.topic)) {
         ++metrics_.dropped_not_authorized;
         return;
     }
@@ -703,6 +729,12 @@ void engine::deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, b
             return;
         }
     }
+    // Queued for an offline client, the message may wait for hours: it must not
+    // pin the read it arrived in (see kept_copy).
+    const bool offline = s.connection == 0 && kept;
+    if (offline && !*kept)
+        *kept = kept_copy(original);
+    const mqtt::publish& msg = offline ? **kept : original;
     mqtt::publish out;
     out.topic = msg.topic;
     out.payload = msg.payload; // shared, not copied

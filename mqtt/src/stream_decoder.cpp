@@ -9,9 +9,12 @@ namespace mqtt {
 
 namespace {
 
-// Small packets share chunks of this size; a larger packet gets a chunk sized
-// exactly for it (plus any whole packets still waiting in front of it).
-constexpr std::size_t initial_chunk = 4096;
+// A fresh chunk is sized for what the feed that needs it brings, so that packets
+// kept long after their read (a queue for an offline client) pin no unused room
+// behind them; within these bounds: tiny feeds still share a chunk, and a huge
+// feed is buffered piecewise.
+constexpr std::size_t min_chunk = 256;
+constexpr std::size_t max_feed_chunk = 64 * 1024;
 // Type byte plus a Remaining Length of at most 4 bytes.
 constexpr std::size_t max_header = 5;
 
@@ -42,7 +45,7 @@ void stream_decoder::reset() noexcept
 // Makes room for n more bytes after end_. Unreturned bytes move to the front of
 // the chunk when no packet views it, else to a new chunk (the old one stays
 // untouched for the packets holding it).
-void stream_decoder::reserve(std::size_t n)
+void stream_decoder::reserve(std::size_t n, std::size_t feeding)
 {
     if (capacity_ - end_ >= n)
         return;
@@ -53,7 +56,7 @@ void stream_decoder::reserve(std::size_t n)
     } else {
         // Grow at least twice the bytes held: a caller that feeds a long backlog
         // before taking packets out would otherwise copy it over and over.
-        const auto cap = std::max({initial_chunk, live + n, 2 * live});
+        const auto cap = std::max({min_chunk, live + n, 2 * live, live + std::min(feeding, max_feed_chunk)});
         auto fresh = std::make_shared_for_overwrite<char[]>(cap);
         if (live != 0)
             std::memcpy(fresh.get(), chunk_.get() + begin_, live);
@@ -78,13 +81,13 @@ void stream_decoder::feed(std::string_view bytes)
         if (need_ == 0) {
             // Header of the packet at scan_ still incomplete: fewer than 5 bytes here.
             take = std::min(bytes.size(), max_header - (end_ - scan_));
-            reserve(take);
+            reserve(take, bytes.size());
         } else {
             // Room for the whole rest of this packet, whose size was checked
             // against the maximum when its header was framed.
             const std::size_t rest = need_ - (end_ - scan_);
             take = std::min(bytes.size(), rest);
-            reserve(rest);
+            reserve(rest, bytes.size());
         }
         append(bytes.data(), take);
         bytes.remove_prefix(take);

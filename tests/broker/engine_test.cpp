@@ -477,3 +477,38 @@ TEST_CASE("Offline queue bound: messages beyond max_queued_messages are dropped 
     auto& back = b.connect(v311, "slow", false);
     CHECK(payloads(back.take_of<mqtt::publish>()) == std::vector<std::string>{"1", "2", "3"});
 }
+
+TEST_CASE("A message queued for an offline client owns its bytes: it does not pin the read it came in",
+    "[broker][queue][memory]")
+{
+    broker_fixture b;
+    auto& s = b.connect(v311, "away", false);
+    b.subscribe(s, "q/kept", {qos::at_least_once});
+    s.drop(b.now);
+    b.settle();
+    auto& p = b.connect(v311, "p");
+    // One read carrying a message for the offline client between two for nobody.
+    std::string bytes;
+    std::uint16_t id = 0;
+    for (auto* topic : {"q/other", "q/kept", "q/other"}) {
+        std::string one;
+        REQUIRE_FALSE(encode(broker_fixture::msg(topic, std::string(100, 'x'), qos::at_least_once, ++id), v311, one));
+        bytes += one;
+    }
+    b.e.received(p.id, bytes, b.now);
+    b.settle();
+
+    const auto* rec = b.e.find_session("away");
+    REQUIRE(rec);
+    auto st = rec->core->state();
+    REQUIRE(st.outgoing.size() == 1);
+    const auto& kept = st.outgoing.front().msg;
+    CHECK(kept.topic == std::string_view("q/kept"));
+    CHECK(kept.payload == std::string(100, 'x'));
+    // Topic and payload share one allocation of their own size, not the read's.
+    REQUIRE(kept.payload.owner());
+    CHECK(kept.topic.owner() == kept.payload.owner());
+    const auto* start = static_cast<const char*>(kept.payload.owner().get());
+    CHECK(kept.topic.data() == start);
+    CHECK(kept.payload.data() == start + kept.topic.size());
+}

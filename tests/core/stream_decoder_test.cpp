@@ -364,3 +364,28 @@ TEST_CASE("Stream decoder: holds no buffer once every packet fed is taken, and p
     REQUIRE(again.size() == 1);
     CHECK(std::get<publish>(again[0]) == std::get<publish>(got[0]));
 }
+
+TEST_CASE("Stream decoder: a fresh buffer is sized for what the feed brings, so kept packets pin no spare room",
+    "[stream][memory]")
+{
+    stream_decoder d(max_packet_size, v3);
+    std::string bytes;
+    for (int i = 0; i < 20; ++i)
+        bytes += codec_test::encode_ok(make_publish("t/" + std::to_string(i), std::string(60, 'p')), v3);
+    REQUIRE(bytes.size() > 1000);
+    REQUIRE(bytes.size() < 2000);
+    d.feed(bytes);
+    CHECK(d.held_capacity() == bytes.size());
+    auto got = drain(d);
+    REQUIRE(got.size() == 20);
+    CHECK(std::get<publish>(got[19]).topic == std::string_view("t/19"));
+
+    // Tiny feeds still share a small buffer rather than one allocation each.
+    stream_decoder tiny(max_packet_size, v3);
+    tiny.feed(bytes.substr(0, 1));
+    const auto first = tiny.held_capacity();
+    CHECK(first >= 64);
+    for (std::size_t i = 1; i < 40; ++i)
+        tiny.feed(bytes.substr(i, 1));
+    CHECK(tiny.held_capacity() == first);
+}

@@ -45,7 +45,8 @@ public:
     void reset() noexcept;
 
 private:
-    void reserve(std::size_t n);
+    // Room for n more bytes; `feeding`: the bytes the current feed still brings.
+    void reserve(std::size_t n, std::size_t feeding);
     void append(const char* p, std::size_t n);
 
     // Received bytes live in a shared chunk; decoded packets hold views into it.

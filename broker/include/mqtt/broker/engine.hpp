@@ -290,8 +290,10 @@ private:
     void on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::time_point now);
     void connection_ended(connection_state& c, std::error_code reason, clock::time_point now);
     void route(const mqtt::publish& msg, const session_record* from, clock::time_point now, std::size_t* delivered = nullptr);
+    // `kept`: where route() caches the one compact copy for offline clients.
     void deliver(session_record& s, const mqtt::publish& msg, mqtt::qos q, bool retain,
-        const std::vector<std::uint32_t>& subscription_ids, clock::time_point now);
+        const std::vector<std::uint32_t>& subscription_ids, clock::time_point now,
+        std::optional<mqtt::publish>* kept = nullptr);
     void send_retained(session_record& s, std::string_view filter, const subscriber& sub, clock::time_point now);
     void publish_will(session_record& s, clock::time_point now);
     void discard_session(session_record& s);
