@@ -2,6 +2,8 @@
 // topic aliases and keep alive. See session.hpp for the model.
 #include "mqtt/session.hpp"
 
+#include <limits>
+
 #include <algorithm>
 
 #include "mqtt/codec.hpp"
@@ -135,13 +137,27 @@ void session_core::accept(const connack& ack, clock::time_point now)
 
 void session_core::receive(std::string_view bytes, clock::time_point now)
 {
+    feed(bytes);
+    process(now, std::numeric_limits<std::size_t>::max());
+}
+
+void session_core::feed(std::string_view bytes)
+{
     if (role_ == role::client && phase_ == phase::idle)
         return; // nothing is expected on a closed connection
     decoder_.feed(bytes);
-    while (true) {
+}
+
+bool session_core::process(clock::time_point now, std::size_t max_packets)
+{
+    if (role_ == role::client && phase_ == phase::idle)
+        return false;
+    for (std::size_t handled = 0;; ++handled) {
+        if (handled == max_packets)
+            return decoder_.buffered() != 0; // whole packets may be waiting
         auto next = decoder_.next();
         if (!next)
-            return;
+            return false;
         if (!*next) {
             auto code = to_reason_code(next->error());
             if (role_ == role::server && phase_ == phase::idle && code == reason_code::unsupported_protocol_version) {
@@ -149,15 +165,15 @@ void session_core::receive(std::string_view bytes, clock::time_point now)
                 version_ = protocol_version::v3_1_1;
                 send(connack{false, reason_code::unsupported_protocol_version, {}}, now);
                 close(make_error_code(code));
-                return;
+                return false;
             }
             protocol_violation(code, now);
-            return;
+            return false;
         }
         auto closes_before = closes_;
         handle(next->value(), now);
         if (closes_ != closes_before)
-            return; // the rest belongs to a connection that is gone
+            return false; // the rest belongs to a connection that is gone
     }
 }
 

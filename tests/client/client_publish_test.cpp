@@ -1,4 +1,7 @@
 // Publish outcomes, the offline queue, resumption and cancellation.
+#include <atomic>
+#include <thread>
+
 #include "fake_broker.hpp"
 
 using namespace mqtt;
@@ -456,4 +459,77 @@ TEST_CASE("Maximum QoS and Retain Available of CONNACK are respected [MQTT-3.2.2
     CHECK_FALSE(q1.ec);
     REQUIRE(seen.size() == 1); // nothing the broker cannot take was sent
     CHECK(seen[0].payload == "1");
+}
+
+TEST_CASE("Publishes submitted from completions and from another thread all go out once, each thread's in order, "
+          "while acknowledgments arrive many per read",
+    "[client][publish][threads]")
+{
+    harness h;
+    client c(h.ioc.get_executor(), h.options());
+    constexpr int chained = 600;  // each published from an earlier one's completion
+    constexpr int window = 70;
+    constexpr int from_thread = 300;
+    constexpr int total = chained + from_thread;
+    std::vector<std::string> got;
+    h.spawn([&]() -> awaitable<void> {
+        auto conn = co_await h.broker.accept_session();
+        // Acknowledged 50 at a time in one write: the client reads more
+        // acknowledgments at once than it handles per slice.
+        std::string acks;
+        int pending = 0;
+        for (int n = 1; n <= total; ++n) {
+            auto p = co_await conn.expect<mqtt::publish>();
+            got.push_back(p.payload.str());
+            std::string one;
+            REQUIRE_FALSE(encode(puback{p.packet_id, reason_code::success, {}}, protocol_version::v5, one));
+            acks += one;
+            if (++pending == 50 || n == total) {
+                co_await conn.send_raw(std::move(acks));
+                acks.clear();
+                pending = 0;
+            }
+        }
+        CHECK_CLOSED(conn);
+    });
+    connect_client(h, c);
+
+    int published = 0, completed = 0, failed = 0;
+    bool pumping = false;
+    std::function<void()> pump = [&] {
+        if (pumping)
+            return;
+        pumping = true;
+        while (published < chained && published - completed < window) {
+            c.async_publish("t", "c" + std::to_string(published++), qos::at_least_once,
+                [&](std::error_code ec, publish_result) {
+                    ++completed;
+                    failed += ec ? 1 : 0;
+                    pump();
+                });
+        }
+        pumping = false;
+    };
+    std::atomic<int> thread_done{0};
+    std::thread other([&] {
+        for (int i = 0; i < from_thread; ++i)
+            c.async_publish("t", "o" + std::to_string(i), qos::at_least_once,
+                [&](std::error_code ec, publish_result) { thread_done += ec ? 0 : 1; });
+    });
+    pump();
+    h.run_until([&] { return completed == chained && thread_done == from_thread; }, 30s);
+    other.join();
+    c.stop();
+    h.finish();
+    CHECK(failed == 0);
+    REQUIRE(got.size() == static_cast<std::size_t>(total));
+    std::vector<std::string> mine, theirs, want_mine, want_theirs;
+    for (auto& g : got)
+        (g[0] == 'c' ? mine : theirs).push_back(g);
+    for (int i = 0; i < chained; ++i)
+        want_mine.push_back("c" + std::to_string(i));
+    for (int i = 0; i < from_thread; ++i)
+        want_theirs.push_back("o" + std::to_string(i));
+    CHECK(mine == want_mine);
+    CHECK(theirs == want_theirs);
 }

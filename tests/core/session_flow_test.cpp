@@ -505,3 +505,43 @@ TEST_CASE("The server enforces the Maximum QoS and Retain Available it granted",
     REQUIRE(sent_of<disconnect>(a).size() == 1);
     CHECK(sent_of<disconnect>(a)[0].code == reason_code::retain_not_supported);
 }
+
+TEST_CASE("feed() then process() handles the buffered packets a limited number at a time, like receive()",
+    "[session][receive]")
+{
+    client_session c;
+    connect_client(c, v5);
+    for (int i = 0; i < 5; ++i)
+        c.publish(make_publish("t", std::to_string(i), qos::at_least_once), static_cast<std::uint64_t>(i + 1), t0());
+    auto pubs = sent_of<publish>(take(c));
+    REQUIRE(pubs.size() == 5);
+    std::string bytes;
+    for (auto& p : pubs) {
+        std::string one;
+        REQUIRE_FALSE(encode(puback{p.packet_id, reason_code::success, {}}, v5, one));
+        bytes += one;
+    }
+    // The last acknowledgment arrives in two pieces.
+    c.feed(std::string_view(bytes).substr(0, bytes.size() - 1));
+    CHECK(only<publish_done>(take(c)).empty()); // buffered, not handled
+
+    CHECK(c.process(t0(), 2)); // stopped at the limit
+    auto first = only<publish_done>(take(c));
+    REQUIRE(first.size() == 2);
+    CHECK(first[0].tag == 1);
+    CHECK(first[1].tag == 2);
+    CHECK(c.inflight_count() == 3);
+
+    c.process(t0(), 10); // the rest of the whole packets
+    auto second = only<publish_done>(take(c));
+    REQUIRE(second.size() == 2);
+    CHECK(second[1].tag == 4);
+    CHECK_FALSE(c.process(t0(), 10)); // nothing whole is left
+
+    c.feed(std::string_view(bytes).substr(bytes.size() - 1));
+    CHECK_FALSE(c.process(t0(), 10));
+    auto last = only<publish_done>(take(c));
+    REQUIRE(last.size() == 1);
+    CHECK(last[0].tag == 5);
+    CHECK(c.inflight_count() == 0);
+}

@@ -25,6 +25,10 @@ constexpr auto close_grace = 1000ms;
 
 // Calls that one strand turn runs (see drain()).
 constexpr std::size_t max_calls_per_turn = 1024;
+// Packets of one read handled before what they produced is written (on_read).
+// Small enough that the peer gets work while we handle the rest of a window of
+// acknowledgments; large enough to keep a few dozen packets per write.
+constexpr std::size_t packets_per_slice = 32;
 
 clock::time_point now() { return clock::now(); }
 
@@ -151,8 +155,19 @@ void client_impl::complete_written(std::vector<pending<client::publish_handler>>
 
 void client_impl::submit_publish(mqtt::publish&& msg, client::publish_handler&& h, bool local)
 {
+    // A completion that publishes the next message (the usual way to keep a
+    // window of publishes going) runs on the strand inside a handler of ours that
+    // runs what was submitted before it returns. Its call can then join the calls
+    // being run directly: no lock and no post. Only while nothing waits in
+    // submitted_, which keeps each thread's calls in the order it made them: a
+    // call this thread made earlier from elsewhere is already in draining_.
+    if (strand_.running_in_this_thread() && collecting_ && !submitted_waiting_.load(std::memory_order_acquire)) {
+        draining_.push_back(queued_call{std::move(msg), std::move(h), nullptr, local});
+        return;
+    }
     {
         std::lock_guard lock(submit_mutex_);
+        submitted_waiting_.store(true, std::memory_order_relaxed);
         // Constructed, not assigned: Boost 1.81's any_completion_handler move
         // assignment wraps the handler in another one instead of moving it.
         submitted_.push_back(queued_call{std::move(msg), std::move(h), nullptr, local});
@@ -167,6 +182,7 @@ void client_impl::enqueue(queued_call r)
 {
     {
         std::lock_guard lock(submit_mutex_);
+        submitted_waiting_.store(true, std::memory_order_relaxed);
         submitted_.push_back(std::move(r));
         if (drain_posted_)
             return;
@@ -182,6 +198,7 @@ void client_impl::drain()
         drain_pos_ = 0;
         std::lock_guard lock(submit_mutex_);
         draining_.swap(submitted_);
+        submitted_waiting_.store(false, std::memory_order_relaxed);
         drain_posted_ = false;
     }
     struct turn {
@@ -196,6 +213,7 @@ void client_impl::drain()
         }
     } guard{*this};
     std::optional<hold_writes> hold(std::in_place, *this);
+    collecting collect(*this);
     in_drain_ = true;
     turn_started_ = now(); // one clock read per turn, not one per publish
     // A bounded number of calls per turn, so that a large burst does not hold
@@ -203,7 +221,8 @@ void client_impl::drain()
     // submitted later.
     const auto end = std::min(draining_.size(), drain_pos_ + max_calls_per_turn);
     while (drain_pos_ < end) {
-        auto& r = draining_[drain_pos_++];
+        // Moved out: calls submitted meanwhile are appended to draining_.
+        auto r = std::move(draining_[drain_pos_++]);
         if (r.other)
             r.other->run(*this);
         else
@@ -496,16 +515,23 @@ void client_impl::on_read(const std::shared_ptr<connection>& c, transport::error
         transport_failed(network_error(ec));
         return;
     }
-    {
-        // Acknowledgments the bytes complete and the publishes their handlers
-        // submit leave in one write.
-        hold_writes hold(*this);
-        session_.receive(std::string_view(c->read_buffer.data(), n), now());
-        run_actions();
+    // The packets are handled a slice at a time, and what a slice produces (its
+    // acknowledgments, the publishes its completions submit) is written before
+    // the next slice is handled: the broker starts on those while we handle the
+    // rest, instead of both sides taking turns with whole windows.
+    collecting collect(*this);
+    session_.feed(std::string_view(c->read_buffer.data(), n));
+    const auto t = now();
+    for (bool more = true; more && conn_ == c;) {
+        {
+            hold_writes hold(*this);
+            more = session_.process(t, packets_per_slice);
+            run_actions();
+        }
+        run_submitted();
+        if (conn_)
+            flush(conn_);
     }
-    run_submitted();
-    if (conn_)
-        flush(conn_);
     // Read on once this turn's packets are written. A connection that a
     // submitted call closed gracefully (DISCONNECT) reads on too, to see the
     // broker's close.
@@ -532,18 +558,19 @@ void client_impl::on_written(const std::shared_ptr<connection>& c, transport::er
 {
     c->write_in_flight = false;
     c->writing.clear();
-    if (ec)
-        complete_written(c->writing_done, make_error_code(stopped_ ? errc::cancelled : errc::connection_lost));
-    else
-        complete_written(c->writing_done, {});
     if (ec) {
+        complete_written(c->writing_done, make_error_code(stopped_ ? errc::cancelled : errc::connection_lost));
         if (c == conn_)
             transport_failed(network_error(ec));
         else
             finish_close(c);
         return;
     }
-    run_submitted();
+    {
+        collecting collect(*this);
+        complete_written(c->writing_done, {});
+        run_submitted();
+    }
     flush(c);
 }
 

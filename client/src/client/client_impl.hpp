@@ -247,10 +247,24 @@ private:
     std::mutex submit_mutex_;
     std::vector<queued_call> submitted_;
     bool drain_posted_ = false;
+    // Whether submitted_ holds anything (read without the lock by the fast path).
+    std::atomic<bool> submitted_waiting_{false};
     std::vector<queued_call> draining_;
     std::size_t drain_pos_ = 0; // the next call of draining_ to run
     bool batching_ = false;          // writes wait for the end of the turn (hold_writes)
     bool in_drain_ = false;
+    // Set while one of our strand handlers runs completions and then runs what
+    // they submitted (drain, on_read, on_written): a publish submitted from such
+    // a completion goes straight to draining_, without the lock (see submit_publish).
+    bool collecting_ = false;
+    struct collecting {
+        explicit collecting(client_impl& i) : impl(i), previous(i.collecting_) { impl.collecting_ = true; }
+        ~collecting() { impl.collecting_ = previous; }
+        collecting(const collecting&) = delete;
+        collecting& operator=(const collecting&) = delete;
+        client_impl& impl;
+        bool previous;
+    };
     clock::time_point turn_started_; // when the current drain() began
     std::vector<action> actions_batch_; // run_actions' buffer, kept for its capacity
     // Local handlers outstanding, and the work that keeps the strand's context

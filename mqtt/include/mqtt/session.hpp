@@ -63,6 +63,13 @@ public:
     void accept(const connack& ack, clock::time_point now);         // server
     void receive(std::string_view bytes, clock::time_point now);
     void receive(packet pkt, clock::time_point now);
+    // receive() in two steps, for a caller that wants to act on the first packets
+    // of a long read before the rest are handled (a client sends the publishes its
+    // acknowledgments free while it handles the others): feed() buffers the bytes,
+    // process() handles at most max_packets of the whole packets buffered and says
+    // whether it stopped at that limit with bytes left.
+    void feed(std::string_view bytes);
+    bool process(clock::time_point now, std::size_t max_packets);
     void timer_fired(timer_id id, clock::time_point now);
     void connection_lost(clock::time_point now);
 
@@ -234,6 +241,8 @@ public:
 
     void receive(std::string_view bytes, clock::time_point now) { core_.receive(bytes, now); }
     void receive(packet pkt, clock::time_point now) { core_.receive(std::move(pkt), now); }
+    void feed(std::string_view bytes) { core_.feed(bytes); }
+    bool process(clock::time_point now, std::size_t max_packets) { return core_.process(now, max_packets); }
     void timer_fired(timer_id id, clock::time_point now) { core_.timer_fired(id, now); }
     void connection_lost(clock::time_point now) { core_.connection_lost(now); }
 
