@@ -30,6 +30,12 @@ void engine::touch_retained(std::string_view topic)
         dirty_retained_.emplace(topic);
 }
 
+// What keeps a queued message's bytes alive (see queued_row::bytes).
+static std::shared_ptr<const void> owner_of(const mqtt::publish& msg)
+{
+    return msg.payload.owner() ? msg.payload.owner() : msg.topic.owner();
+}
+
 // Appends one queued message to the session's stored queue.
 static void append_row(session_record& s, const mqtt::publish& msg, clock::time_point now, wall_ms wall, std::vector<store_op>& ops)
 {
@@ -47,7 +53,7 @@ static void append_row(session_record& s, const mqtt::publish& msg, clock::time_
             row.msg.props.set(property_id::message_expiry_interval, static_cast<std::uint32_t>(std::max<long long>(left, 0)));
         }
     }
-    s.persisted().stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
+    s.persisted().stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq, owner_of(msg)});
     ops.emplace_back(append_queued_op{s.client_id, std::move(row)});
 }
 
@@ -228,7 +234,7 @@ void engine::restore_session(stored_session& ss, clock::time_point now, wall_clo
             msg.props.set(property_id::message_expiry_interval, left);
             s->persisted().expiry_deadlines.insert_or_assign(msg.payload.data(), now + std::chrono::seconds(left));
         }
-        s->persisted().stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq});
+        s->persisted().stored_queue.push_back({msg.topic.data(), msg.payload.data(), msg.payload.size(), msg.qos, row.seq, owner_of(msg)});
         s->core->publish(std::move(msg), delivery_tag, now); // the buffers stay the same
     }
     give_spare_actions(std::move(s->core->actions()));

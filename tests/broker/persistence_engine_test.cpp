@@ -526,3 +526,42 @@ TEST_CASE("Store: while commits fail the PUBACK is held, and it goes out once a 
     REQUIRE(got.size() == 1);
     CHECK(got[0].payload == "kept");
 }
+
+TEST_CASE("Store: a message acknowledged between two commits is not taken for a new one queued in its place; "
+          "after a crash the queue holds the new one",
+    "[persistence][unit][queue]")
+{
+    temp_dir dir;
+    engine_options o;
+    o.max_inflight = 1;
+    {
+        stored_broker f(dir, w0, s0, o);
+        auto& sub = persistent_subscriber(f, "t", qos::at_least_once);
+        auto& pub = f.connect(protocol_version::v5, "pub");
+        sub.drop(f.now);
+        f.settle();
+        pub.send(broker_fixture::msg("t", "first", qos::at_least_once, 1), f.now);
+        pub.send(broker_fixture::msg("t", std::string(300, 'A'), qos::at_least_once, 2), f.now);
+        f.settle(); // both stored as queued rows
+        auto& back = resume(f, "sub", 3600);
+        auto got = back.take_of<mqtt::publish>();
+        REQUIRE(got.size() == 1); // one in flight, std::string(300, 'A') still queued (and so in the store)
+        // Until the next commit: "first" acknowledged, std::string(300, 'A') sent and acknowledged
+        // (its bytes freed), the client gone, and a message of the same topic and
+        // size queued for it, whose copy may land where std::string(300, 'A') was.
+        back.send(puback{got[0].packet_id, reason_code::success, {}}, f.now);
+        back.collect();
+        auto second = back.take_of<mqtt::publish>();
+        REQUIRE(second.size() == 1);
+        CHECK(second[0].payload == std::string(300, 'A'));
+        back.send(puback{second[0].packet_id, reason_code::success, {}}, f.now);
+        back.drop(f.now);
+        pub.send(broker_fixture::msg("t", std::string(300, 'B'), qos::at_least_once, 3), f.now);
+        f.settle();
+    } // crash
+    stored_broker f(dir, w0, s0, o);
+    auto& sub = resume(f, "sub", 3600);
+    auto got = sub.take_of<mqtt::publish>();
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].payload == std::string(300, 'B'));
+}

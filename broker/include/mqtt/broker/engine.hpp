@@ -159,6 +159,9 @@ struct session_record {
             std::size_t size;
             mqtt::qos qos;
             std::uint64_t seq;
+            // Holds the message's bytes: while the row exists, no later message can
+            // be allocated at these addresses and be taken for this one.
+            std::shared_ptr<const void> bytes;
             bool same(const mqtt::publish& m) const noexcept
             {
                 return topic == m.topic.data() && payload == m.payload.data() && size == m.payload.size() && qos == m.qos;
