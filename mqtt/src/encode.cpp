@@ -2,6 +2,7 @@
 // "sink": a size_sink measures it (for the Remaining Length and encoded_size)
 // and a string_sink appends it. Checks run before either, so a failed encode
 // appends nothing.
+#include <cstring>
 #include <limits>
 
 #include "mqtt/codec.hpp"
@@ -453,8 +454,53 @@ std::error_code encode(const packet& p, protocol_version v, std::string& out)
     return {};
 }
 
+namespace {
+
+// The packet nearly every message is: a PUBLISH without properties, its header
+// written in one go (same bytes as the general path, which the tests compare).
+result<buffer> encode_plain_publish(const publish& pub, protocol_version v, std::string& header)
+{
+    if (auto ec = check(pub, v))
+        return ec;
+    const bool v5 = is_v5(v);
+    const std::size_t id_bytes = pub.qos == qos::at_most_once ? 0 : 2;
+    const std::size_t fixed = 2 + pub.topic.size() + id_bytes + (v5 ? 1 : 0); // all but the payload
+    const std::size_t remaining = fixed + pub.payload.size();
+    if (remaining > max_remaining_length)
+        return make_error_code(reason_code::packet_too_large);
+    const auto length = static_cast<std::uint32_t>(remaining);
+    const auto old = header.size();
+    header.resize(old + 1 + variable_byte_integer_size(length) + fixed);
+    auto* o = reinterpret_cast<unsigned char*>(header.data() + old);
+    *o++ = static_cast<unsigned char>(0x30u | (pub.dup ? 0x08u : 0u) | (static_cast<unsigned>(pub.qos) << 1)
+        | (pub.retain ? 0x01u : 0u));
+    auto rest = length;
+    do {
+        auto b = static_cast<unsigned char>(rest & 0x7Fu);
+        rest >>= 7;
+        *o++ = rest ? static_cast<unsigned char>(b | 0x80u) : b;
+    } while (rest);
+    *o++ = static_cast<unsigned char>(pub.topic.size() >> 8);
+    *o++ = static_cast<unsigned char>(pub.topic.size() & 0xFFu);
+    if (!pub.topic.empty())
+        std::memcpy(o, pub.topic.data(), pub.topic.size());
+    o += pub.topic.size();
+    if (id_bytes) {
+        *o++ = static_cast<unsigned char>(pub.packet_id >> 8);
+        *o++ = static_cast<unsigned char>(pub.packet_id & 0xFFu);
+    }
+    if (v5)
+        *o = 0; // Property Length
+    return pub.payload;
+}
+
+} // namespace
+
 result<buffer> encode_gather(const packet& p, protocol_version v, std::string& header)
 {
+    if (const auto* pub = std::get_if<publish>(&p); pub && pub->props.empty()
+        && (v == protocol_version::v3_1_1 || v == protocol_version::v5))
+        return encode_plain_publish(*pub, v, header);
     auto f = prepare(p, v);
     if (!f)
         return f.error();

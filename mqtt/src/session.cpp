@@ -649,7 +649,7 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
         if (tag != 0)
             actions_.emplace_back(publish_done{tag, ec, code, {}});
     };
-    if (validate_topic_name(msg.topic) || qos_value(msg.qos) > 2) {
+    if (qos_value(msg.qos) > 2 || !topic_valid(msg.topic)) {
         fail(make_error_code(reason_code::topic_name_invalid), reason_code::topic_name_invalid);
         return;
     }
@@ -692,6 +692,19 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
     ++queued_count_;
     queued_bytes_ += bytes;
     pump(now);
+}
+
+bool session_core::topic_valid(const buffer& topic)
+{
+    if (role_ != role::client) // no cache in a broker's many small cores
+        return !validate_topic_name(topic);
+    auto& checked = tb().checked_topic;
+    if (checked.owner() && checked.data() == topic.data() && checked.size() == topic.size())
+        return true; // the very bytes that passed last time
+    if (validate_topic_name(topic))
+        return false;
+    checked = topic;
+    return true;
 }
 
 void session_core::pump(clock::time_point now)

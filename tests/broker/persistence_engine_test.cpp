@@ -527,8 +527,8 @@ TEST_CASE("Store: while commits fail the PUBACK is held, and it goes out once a 
     CHECK(got[0].payload == "kept");
 }
 
-TEST_CASE("Store: a message acknowledged between two commits is not taken for a new one queued in its place; "
-          "after a crash the queue holds the new one",
+TEST_CASE("Store: a message acknowledged between two commits is not taken for a new one queued in its place, "
+          "and after a crash the queue holds the new one",
     "[persistence][unit][queue]")
 {
     temp_dir dir;

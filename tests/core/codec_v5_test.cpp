@@ -355,3 +355,42 @@ TEST_CASE("encode appends to what the output already holds", "[codec][v5]")
     REQUIRE_FALSE(encode(pingresp{}, v5, out));
     CHECK(hex(out) == "78 79 C0 00 D0 00 ");
 }
+
+TEST_CASE("encode_gather writes the same bytes as encode for PUBLISH of every shape, and refuses the same ones",
+    "[codec][gather]")
+{
+    for (auto v : {protocol_version::v3_1_1, protocol_version::v5}) {
+        for (std::size_t topic_len : {0u, 1u, 7u, 300u}) {
+            for (std::size_t payload_len : {0u, 5u, 120u, 130u, 20'000u}) {
+                for (int q = 0; q <= 3; ++q) {
+                    for (int flags = 0; flags < 4; ++flags) {
+                        for (bool with_props : {false, true}) {
+                            publish p;
+                            p.topic = buffer(std::string(topic_len, 't'));
+                            p.payload = buffer(std::string(payload_len, 'p'));
+                            p.qos = static_cast<qos>(q);
+                            p.retain = (flags & 1) != 0;
+                            p.dup = (flags & 2) != 0;
+                            p.packet_id = q == 0 ? 0 : 513;
+                            if (with_props)
+                                p.props.add(property_id::content_type, std::string("text/plain"));
+                            INFO("v" << static_cast<int>(v) << " topic " << topic_len << " payload " << payload_len
+                                     << " qos " << q << " flags " << flags << " props " << with_props);
+                            std::string whole;
+                            const auto ec = encode(p, v, whole);
+                            std::string header = "x";
+                            auto gathered = encode_gather(p, v, header);
+                            REQUIRE(gathered.has_value() == !ec);
+                            if (ec) {
+                                CHECK(gathered.error() == ec);
+                                CHECK(header == "x"); // nothing appended
+                                continue;
+                            }
+                            CHECK(header.substr(1) + gathered->str() == whole);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

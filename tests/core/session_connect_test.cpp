@@ -494,3 +494,27 @@ TEST_CASE("clear() fails everything outstanding with the given reason", "[sessio
     CHECK(c.state().outgoing.empty());
     CHECK(c.queued_count() == 0);
 }
+
+TEST_CASE("A topic published with again is checked once, and any other bytes are checked anew", "[session][requests]")
+{
+    client_session c;
+    connect_client(c, v5);
+    const buffer whole("a/b+c");
+    const auto valid = whole.substr(0, 3);   // "a/b"
+    const auto invalid = whole.substr(0, 4); // "a/b+": same first byte, one more
+    auto outcome = [&](const buffer& topic, std::uint64_t tag) {
+        mqtt::publish p;
+        p.topic = topic;
+        p.payload = buffer("x");
+        c.publish(std::move(p), tag, t0());
+        auto done = only<publish_done>(take(c));
+        REQUIRE(done.size() == 1);
+        return done[0].ec;
+    };
+    CHECK_FALSE(outcome(valid, 1));
+    CHECK_FALSE(outcome(valid, 2)); // the remembered topic
+    CHECK(outcome(invalid, 3) == make_error_code(reason_code::topic_name_invalid));
+    CHECK(outcome(buffer("x/#"), 4) == make_error_code(reason_code::topic_name_invalid));
+    CHECK_FALSE(outcome(valid, 5));
+    CHECK(outcome(buffer(""), 6) == make_error_code(reason_code::topic_name_invalid));
+}

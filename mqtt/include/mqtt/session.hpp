@@ -146,6 +146,7 @@ private:
     void reset_connection();
     void mark_all_unsent();
     std::size_t incoming_unacknowledged() const noexcept;
+    bool topic_valid(const buffer& topic);
 
     // Ordered by size, so that a broker's one core per client carries no padding.
     std::shared_ptr<const session_options> opts_;
@@ -183,6 +184,10 @@ private:
         std::unordered_map<std::uint16_t, buffer> in_aliases;
         std::unordered_map<std::string_view, std::uint16_t> out_aliases;
         std::vector<buffer> out_alias_topics; // owns the keys of out_aliases
+        // Client: the topic of the last publish, once valid. An application that
+        // builds its topic once and publishes with it again and again has it
+        // checked once; held, so that its bytes cannot change meanwhile.
+        buffer checked_topic;
         // Nodes of finished messages kept for the next ones, so that a QoS 1/2
         // message in steady flow allocates no list, map or set node (a few kept).
         out_list spare_items;
