@@ -137,14 +137,18 @@ private:
     void enqueue(queued_call r);
     void drain();
     void run_submitted();
-    // While one lives, writes wait: the packets of a whole turn leave together.
-    struct hold_writes {
-        explicit hold_writes(client_impl& i) : impl(i), previous(i.batching_) { impl.batching_ = true; }
-        ~hold_writes() { impl.batching_ = previous; }
-        hold_writes(const hold_writes&) = delete;
-        hold_writes& operator=(const hold_writes&) = delete;
-        client_impl& impl;
+    // Sets a flag for a scope and restores its previous value (scopes nest).
+    struct scoped_flag {
+        explicit scoped_flag(bool& f) : flag(f), previous(f) { flag = true; }
+        ~scoped_flag() { flag = previous; }
+        scoped_flag(const scoped_flag&) = delete;
+        scoped_flag& operator=(const scoped_flag&) = delete;
+        bool& flag;
         bool previous;
+    };
+    // While one lives, writes wait: the packets of a whole turn leave together.
+    struct hold_writes : scoped_flag {
+        explicit hold_writes(client_impl& i) : scoped_flag(i.batching_) {}
     };
 
     // Connection lifecycle.
@@ -257,13 +261,8 @@ private:
     // they submitted (drain, on_read, on_written): a publish submitted from such
     // a completion goes straight to draining_, without the lock (see submit_publish).
     bool collecting_ = false;
-    struct collecting {
-        explicit collecting(client_impl& i) : impl(i), previous(i.collecting_) { impl.collecting_ = true; }
-        ~collecting() { impl.collecting_ = previous; }
-        collecting(const collecting&) = delete;
-        collecting& operator=(const collecting&) = delete;
-        client_impl& impl;
-        bool previous;
+    struct collecting : scoped_flag {
+        explicit collecting(client_impl& i) : scoped_flag(i.collecting_) {}
     };
     clock::time_point turn_started_; // when the current drain() began
     std::vector<action> actions_batch_; // run_actions' buffer, kept for its capacity
