@@ -21,9 +21,16 @@ mqtt::qos min_qos(mqtt::qos a, mqtt::qos b) { return static_cast<std::uint8_t>(a
 // A message about to be kept for long (retained, or queued for an offline client)
 // gets its topic and payload copied into one allocation of their size. A decoded
 // message views the read it came in with: kept as it is, one small message
-// would pin that whole read (up to 64 KB) for as long as it waits.
+// would pin that whole read (up to 64 KB) for as long as it waits. A message of
+// 64 KB or more is not copied: the buffer it was decoded into was sized for it,
+// and what that holds beside it is bounded by two reads (what came before it
+// and after it), so it pins at most about twice its own size.
+constexpr std::size_t copy_below = 64 * 1024;
+
 mqtt::publish kept_copy(const mqtt::publish& msg)
 {
+    if (msg.topic.size() + msg.payload.size() >= copy_below)
+        return msg;
     mqtt::publish out;
     const auto t = msg.topic.size();
     const auto n = t + msg.payload.size();
