@@ -24,7 +24,7 @@ mqtt::qos min_qos(mqtt::qos a, mqtt::qos b) { return static_cast<std::uint8_t>(a
 // would pin that whole read (up to 64 KB) for as long as it waits. A message of
 // 64 KB or more is not copied: the buffer it was decoded into was sized for it,
 // and what that holds beside it is bounded by two reads (what came before it
-// and after it), so it pins at most about twice its own size.
+// and after it, 128 KB), at most twice its own size.
 constexpr std::size_t copy_below = 64 * 1024;
 
 mqtt::publish kept_copy(const mqtt::publish& msg)
