@@ -61,7 +61,17 @@ struct engine::connection_state {
     std::unique_ptr<connection_info> info;
     std::unique_ptr<server_session> pending; // the core until CONNECT is accepted
     session_record* session = nullptr;
-    connection_output out;
+    // The flags below live in the tail padding of `out` (no_unique_address lets
+    // them): 8 bytes less per client.
+    [[no_unique_address]] connection_output out;
+    bool dirty = false;
+    bool close_pending = false; // close once the held output is out
+    bool ended = false;
+    bool will_suppressed = false;   // normal DISCONNECT received
+    bool will_requested = false;    // DISCONNECT 0x04 received
+    // Why we disconnect it (for the log), when the core's close has none;
+    // success while there is no such reason.
+    reason_code end_reason = reason_code::success;
     // With a store: output held for the next group, then per group until committed.
     // Allocated when output is first held, so that without a store (or while
     // idle) a connection pays a pointer for it.
@@ -72,17 +82,11 @@ struct engine::connection_state {
         std::vector<std::pair<std::uint64_t, write_batch>> waiting;
     };
     std::unique_ptr<held_output> held;
-    std::error_code end_reason; // why we disconnect it (for the log), when the core's close has none
     // The core's keep-alive timer; no_deadline while none (not an optional: 8
     // bytes less per client).
     static constexpr clock::time_point no_deadline = clock::time_point::max();
     clock::time_point keep_alive_at = no_deadline;
     std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
-    bool dirty = false;
-    bool close_pending = false; // close once the held output is out
-    bool ended = false;
-    bool will_suppressed = false;   // normal DISCONNECT received
-    bool will_requested = false;    // DISCONNECT 0x04 received
 
     // Valid until the connection has ended.
     server_session& core() { return session ? *session->core : *pending; }
@@ -398,7 +402,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
         if (s->connection != 0) {
             if (auto* old = find(s->connection)) {
                 // [MQTT-3.1.4-2] (3.1.1) / [MQTT-3.1.4-3] (5.0): the existing client is disconnected.
-                old->end_reason = make_error_code(reason_code::session_taken_over);
+                old->end_reason = reason_code::session_taken_over;
                 s->core->disconnect(mqtt::disconnect{reason_code::session_taken_over, {}}, now);
                 run(*old, *s->core, now);
                 if (!old->ended)
@@ -502,7 +506,8 @@ void engine::connection_ended(connection_state& c, std::error_code reason, clock
         e.remote_address = c.remote_address;
         e.version = s->version;
         if (!c.will_suppressed)
-            e.reason = reason ? reason : c.end_reason;
+            e.reason = reason ? reason
+                : c.end_reason != reason_code::success ? make_error_code(c.end_reason) : std::error_code();
         client_event_(e);
     }
     c.session = nullptr; // the session lives on without this connection
@@ -1026,7 +1031,7 @@ std::optional<clock::time_point> engine::next_deadline() const
     for (auto& [id, s] : sessions_) {
         for (auto& t : {s->will_at, s->expires_at})
             if (t && (!next || *t < *next))
-                next = t;
+                next = *t;
     }
     return next;
 }
@@ -1037,7 +1042,7 @@ void engine::shutdown(clock::time_point now)
         if (c->ended)
             continue;
         auto& core = c->core();
-        c->end_reason = make_error_code(reason_code::server_shutting_down);
+        c->end_reason = reason_code::server_shutting_down;
         if (c->session)
             core.disconnect(mqtt::disconnect{reason_code::server_shutting_down, {}}, now);
         else

@@ -101,7 +101,7 @@ public:
     std::uint32_t peer_maximum_packet_size() const noexcept { return peer_max_packet_; }
 
 private:
-    enum class phase { idle, awaiting_connack, awaiting_accept, connected };
+    enum class phase : std::uint8_t { idle, awaiting_connack, awaiting_accept, connected };
 
     struct out_item {
         mqtt::publish msg;
@@ -153,7 +153,6 @@ private:
     stream_decoder decoder_;
     std::vector<action> actions_;
     std::vector<packet> held_; // server: packets after CONNECT, processed once accepted
-    std::uint64_t closes_ = 0; // counts close() calls, to stop processing a closed connection's bytes
 
     // Outgoing: every accepted message in order. Items before cursor_ have been
     // transmitted on this connection; from cursor_ on they wait (window, ids).
@@ -207,6 +206,9 @@ private:
     clock::time_point ping_sent_ = no_ping;
 
     // The small ones last.
+    // Counts close() calls, to stop processing a closed connection's bytes (only
+    // compared across one packet's handling: 32 bits cannot wrap in between).
+    std::uint32_t closes_ = 0;
     role role_;
     phase phase_ = phase::idle;
     std::optional<protocol_version> version_;

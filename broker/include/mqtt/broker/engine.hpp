@@ -121,8 +121,23 @@ struct client_event {
 // What the server must do for one connection.
 struct connection_output {
     write_batch batch;             // bytes to write (take it when no write is in flight)
-    bool close = false;            // close once the batch is written
     std::error_code close_reason;
+    bool close = false;            // close once the batch is written (last: its padding is reused)
+};
+
+// A point in time or none, in 8 bytes where std::optional takes 16 (a broker
+// keeps one session record per client).
+class maybe_time {
+public:
+    maybe_time() = default;
+    maybe_time(clock::time_point t) noexcept : t_(t) {}
+    explicit operator bool() const noexcept { return t_ != none; }
+    clock::time_point operator*() const noexcept { return t_; }
+    void reset() noexcept { t_ = none; }
+
+private:
+    static constexpr clock::time_point none = clock::time_point::min();
+    clock::time_point t_ = none;
 };
 
 // One per client: its fields ordered by size, so that they carry no padding.
@@ -132,8 +147,8 @@ struct session_record {
     connection_id connection = 0; // 0 while offline
     std::optional<std::string> username;
     std::unique_ptr<mqtt::will> will; // a pointer: most clients have none
-    std::optional<clock::time_point> will_at;    // a delayed will waiting to be published
-    std::optional<clock::time_point> expires_at; // while offline
+    maybe_time will_at;    // a delayed will waiting to be published
+    maybe_time expires_at; // while offline
     std::map<std::string, subscriber> subscriptions; // by the filter as subscribed (with $share/...)
     std::uint32_t will_delay = 0;
     std::uint32_t expiry_interval = 0;           // seconds; 0xFFFFFFFF = never
