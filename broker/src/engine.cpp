@@ -82,10 +82,7 @@ struct engine::connection_state {
         std::vector<std::pair<std::uint64_t, write_batch>> waiting;
     };
     std::unique_ptr<held_output> held;
-    // The core's keep-alive timer; no_deadline while none (not an optional: 8
-    // bytes less per client).
-    static constexpr clock::time_point no_deadline = clock::time_point::max();
-    clock::time_point keep_alive_at = no_deadline;
+    maybe_time keep_alive_at; // the core's keep-alive timer
     std::optional<std::uint32_t> expiry_update; // Session Expiry Interval from DISCONNECT
 
     // Valid until the connection has ended.
@@ -280,7 +277,7 @@ void engine::run(connection_state& c, server_session& core, clock::time_point no
                 }
             } else if (auto* ct = std::get_if<cancel_timer>(&a)) {
                 if (ct->id == timer_id::keep_alive)
-                    c.keep_alive_at = connection_state::no_deadline;
+                    c.keep_alive_at.reset();
             } else if (auto* cl = std::get_if<close_connection>(&a)) {
                 if (cl->reason && cl->reason != make_error_code(reason_code::session_taken_over))
                     ++metrics_.protocol_errors;
@@ -978,9 +975,9 @@ std::optional<clock::time_point> engine::next_timer() const
 std::optional<clock::time_point> engine::keep_alive_deadline(connection_id id)
 {
     auto* c = find(id);
-    if (!c || c->keep_alive_at == connection_state::no_deadline)
+    if (!c || !c->keep_alive_at)
         return std::nullopt;
-    return c->keep_alive_at;
+    return *c->keep_alive_at;
 }
 
 void engine::fire_timers(clock::time_point now)
@@ -990,9 +987,9 @@ void engine::fire_timers(clock::time_point now)
         auto [at, id] = timers_.back();
         timers_.pop_back();
         auto* c = find(id);
-        if (!c || c->ended || c->keep_alive_at != at)
+        if (!c || c->ended || !c->keep_alive_at || *c->keep_alive_at != at)
             continue; // re-armed, cancelled or closed since
-        c->keep_alive_at = connection_state::no_deadline;
+        c->keep_alive_at.reset();
         timer_fired(id, timer_id::keep_alive, now); // may re-arm (a push onto timers_)
     }
     // Entries of closed or re-armed connections stay until their time comes; after

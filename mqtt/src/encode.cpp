@@ -22,15 +22,31 @@ std::size_t variable_byte_integer_size(std::uint32_t v) noexcept
     return 4;
 }
 
-void encode_variable_byte_integer(std::uint32_t v, std::string& out)
+namespace {
+
+// Writes v's Variable Byte Integer at o; returns the end.
+unsigned char* put_variable_byte_integer(std::uint32_t v, unsigned char* o) noexcept
 {
     do {
-        auto b = static_cast<std::uint8_t>(v & 0x7Fu);
+        auto b = static_cast<unsigned char>(v & 0x7Fu);
         v >>= 7;
-        if (v != 0)
-            b = static_cast<std::uint8_t>(b | 0x80u);
-        out.push_back(static_cast<char>(b));
+        *o++ = v != 0 ? static_cast<unsigned char>(b | 0x80u) : b;
     } while (v != 0);
+    return o;
+}
+
+std::uint8_t publish_flags(const publish& p) noexcept
+{
+    return static_cast<std::uint8_t>((p.dup ? 0x08u : 0u) | (static_cast<unsigned>(p.qos) << 1) | (p.retain ? 0x01u : 0u));
+}
+
+} // namespace
+
+void encode_variable_byte_integer(std::uint32_t v, std::string& out)
+{
+    unsigned char bytes[4];
+    auto* end = put_variable_byte_integer(v, bytes);
+    out.append(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(end - bytes));
 }
 
 namespace {
@@ -224,10 +240,8 @@ std::error_code check(const auth& p, protocol_version v)
 
 std::uint8_t flags_of(const packet& p) noexcept
 {
-    if (const auto* pub = std::get_if<publish>(&p)) {
-        return static_cast<std::uint8_t>((pub->dup ? 0x08u : 0u) | (static_cast<unsigned>(pub->qos) << 1) |
-            (pub->retain ? 0x01u : 0u));
-    }
+    if (const auto* pub = std::get_if<publish>(&p))
+        return publish_flags(*pub);
     switch (type_of(p)) {
     case packet_type::pubrel:
     case packet_type::subscribe:
@@ -472,14 +486,8 @@ result<buffer> encode_plain_publish(const publish& pub, protocol_version v, std:
     const auto old = header.size();
     header.resize(old + 1 + variable_byte_integer_size(length) + fixed);
     auto* o = reinterpret_cast<unsigned char*>(header.data() + old);
-    *o++ = static_cast<unsigned char>(0x30u | (pub.dup ? 0x08u : 0u) | (static_cast<unsigned>(pub.qos) << 1)
-        | (pub.retain ? 0x01u : 0u));
-    auto rest = length;
-    do {
-        auto b = static_cast<unsigned char>(rest & 0x7Fu);
-        rest >>= 7;
-        *o++ = rest ? static_cast<unsigned char>(b | 0x80u) : b;
-    } while (rest);
+    *o++ = static_cast<unsigned char>(0x30u | publish_flags(pub));
+    o = put_variable_byte_integer(length, o);
     *o++ = static_cast<unsigned char>(pub.topic.size() >> 8);
     *o++ = static_cast<unsigned char>(pub.topic.size() & 0xFFu);
     if (!pub.topic.empty())

@@ -236,7 +236,7 @@ void session_core::reset_connection()
         t.out_alias_topics.clear();
     }
     mark_all_unsent();
-    ping_sent_ = no_ping;
+    ping_sent_.reset();
     retransmit_armed_ = false;
     // version_ stays: sends queued before the close are still encoded with it. A
     // server's decoder learns the next connection's version from its CONNECT.
@@ -277,7 +277,7 @@ void session_core::session_started(bool session_present, clock::time_point now)
 void session_core::handle(packet& pkt, clock::time_point now)
 {
     last_received_ = now;
-    ping_sent_ = no_ping;
+    ping_sent_.reset();
     const auto type = type_of(pkt);
 
     if (may_send(role_, type) && type != packet_type::publish && !(type >= packet_type::puback && type <= packet_type::pubcomp)
@@ -926,8 +926,8 @@ void session_core::arm_keep_alive(clock::time_point)
     clock::time_point at;
     if (role_ == role::server) {
         at = last_received_ + keep_alive_ * 3 / 2; // [MQTT-3.1.2-22] (5.0) / [MQTT-3.1.2-24] (3.1.1)
-    } else if (ping_sent_ != no_ping) {
-        at = std::max(last_received_ + keep_alive_ * 3 / 2, ping_sent_ + keep_alive_ / 2);
+    } else if (ping_sent_) {
+        at = std::max(last_received_ + keep_alive_ * 3 / 2, *ping_sent_ + keep_alive_ / 2);
     } else {
         at = std::min(last_sent_, last_received_) + keep_alive_;
     }
@@ -977,8 +977,8 @@ void session_core::timer_fired(timer_id id, clock::time_point now)
             protocol_violation(reason_code::keep_alive_timeout, now);
             return;
         }
-    } else if (ping_sent_ != no_ping) {
-        if (now >= std::max(last_received_ + keep_alive_ * 3 / 2, ping_sent_ + keep_alive_ / 2)) {
+    } else if (ping_sent_) {
+        if (now >= std::max(last_received_ + keep_alive_ * 3 / 2, *ping_sent_ + keep_alive_ / 2)) {
             close(make_error_code(errc::timeout));
             return;
         }

@@ -478,15 +478,36 @@ TEST_CASE("Offline queue bound: messages beyond max_queued_messages are dropped 
     CHECK(payloads(back.take_of<mqtt::publish>()) == std::vector<std::string>{"1", "2", "3"});
 }
 
+namespace {
+
+// The persistent 3.1.1 subscriber "away", subscribed to `filter` at QoS 1 and
+// then offline, and a connected publisher.
+fake_client& offline_subscriber_and_publisher(broker_fixture& b, const std::string& filter)
+{
+    auto& s = b.connect(v311, "away", false);
+    b.subscribe(s, filter, {qos::at_least_once});
+    s.drop(b.now);
+    b.settle();
+    return b.connect(v311, "p");
+}
+
+// The one message queued for "away".
+mqtt::publish queued_for_away(broker_fixture& b)
+{
+    const auto* rec = b.e.find_session("away");
+    REQUIRE(rec);
+    auto st = rec->core->state();
+    REQUIRE(st.outgoing.size() == 1);
+    return st.outgoing.front().msg;
+}
+
+} // namespace
+
 TEST_CASE("A message queued for an offline client owns its bytes: it does not pin the read it came in",
     "[broker][queue][memory]")
 {
     broker_fixture b;
-    auto& s = b.connect(v311, "away", false);
-    b.subscribe(s, "q/kept", {qos::at_least_once});
-    s.drop(b.now);
-    b.settle();
-    auto& p = b.connect(v311, "p");
+    auto& p = offline_subscriber_and_publisher(b, "q/kept");
     // One read carrying a message for the offline client between two for nobody.
     std::string bytes;
     std::uint16_t id = 0;
@@ -498,11 +519,7 @@ TEST_CASE("A message queued for an offline client owns its bytes: it does not pi
     b.e.received(p.id, bytes, b.now);
     b.settle();
 
-    const auto* rec = b.e.find_session("away");
-    REQUIRE(rec);
-    auto st = rec->core->state();
-    REQUIRE(st.outgoing.size() == 1);
-    const auto& kept = st.outgoing.front().msg;
+    const auto kept = queued_for_away(b);
     CHECK(kept.topic == std::string_view("q/kept"));
     CHECK(kept.payload == std::string(100, 'x'));
     // Topic and payload share one allocation of their own size, not the read's.
@@ -516,23 +533,16 @@ TEST_CASE("A message queued for an offline client owns its bytes: it does not pi
 TEST_CASE("A large message queued for an offline client is not copied", "[broker][queue][memory]")
 {
     broker_fixture b;
-    auto& s = b.connect(v311, "away", false);
-    b.subscribe(s, "big", {qos::at_least_once});
-    s.drop(b.now);
-    b.settle();
-    auto& p = b.connect(v311, "p");
+    auto& p = offline_subscriber_and_publisher(b, "big");
     const std::string payload(100'000, 'x');
     p.send(broker_fixture::msg("big", payload, qos::at_least_once, 1), b.now);
     b.settle();
-    const auto* rec = b.e.find_session("away");
-    REQUIRE(rec);
-    auto st = rec->core->state();
-    REQUIRE(st.outgoing.size() == 1);
-    const auto& kept = st.outgoing.front().msg;
+    const auto kept = queued_for_away(b);
     CHECK(kept.payload == payload);
     // Still the view into the buffer it was decoded into: the packet's header
     // and topic come first there, so the payload does not follow the topic's
     // bytes at the start of the allocation as in a copy.
+    REQUIRE(kept.payload.owner());
     const auto* start = static_cast<const char*>(kept.payload.owner().get());
     CHECK(kept.payload.data() != start + kept.topic.size());
     CHECK(kept.topic.data() != start);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "mqtt/action.hpp"
+#include "mqtt/maybe_time.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/packet_id_allocator.hpp"
 #include "mqtt/session_state.hpp"
@@ -200,10 +201,7 @@ private:
     std::chrono::milliseconds keep_alive_{0};
     clock::time_point last_sent_{};
     clock::time_point last_received_{};
-    // Client: when the unanswered PINGREQ went out; no_ping while none is (a
-    // sentinel rather than an optional: the server keeps one core per client).
-    static constexpr clock::time_point no_ping = clock::time_point::min();
-    clock::time_point ping_sent_ = no_ping;
+    maybe_time ping_sent_; // client: when the unanswered PINGREQ went out
 
     // The small ones last.
     // Counts close() calls, to stop processing a closed connection's bytes (only

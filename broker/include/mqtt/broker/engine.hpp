@@ -19,6 +19,7 @@
 #include "mqtt/broker/store.hpp"
 #include "mqtt/broker/subscription_tree.hpp"
 #include "mqtt/broker/write_batch.hpp"
+#include "mqtt/maybe_time.hpp"
 #include "mqtt/session.hpp"
 
 namespace mqtt::broker {
@@ -123,21 +124,6 @@ struct connection_output {
     write_batch batch;             // bytes to write (take it when no write is in flight)
     std::error_code close_reason;
     bool close = false;            // close once the batch is written (last: its padding is reused)
-};
-
-// A point in time or none, in 8 bytes where std::optional takes 16 (a broker
-// keeps one session record per client).
-class maybe_time {
-public:
-    maybe_time() = default;
-    maybe_time(clock::time_point t) noexcept : t_(t) {}
-    explicit operator bool() const noexcept { return t_ != none; }
-    clock::time_point operator*() const noexcept { return t_; }
-    void reset() noexcept { t_ = none; }
-
-private:
-    static constexpr clock::time_point none = clock::time_point::min();
-    clock::time_point t_ = none;
 };
 
 // One per client: its fields ordered by size, so that they carry no padding.
