@@ -204,12 +204,35 @@ for log in "${logs[@]}"; do
     failed=$((failed + f))
 done
 
+# CI may show only the end of this output: a failed test runs once more, alone (the
+# first result stands either way), then its first-run output is repeated here.
+for log in "${logs[@]}"; do
+    if grep -q 'The following tests FAILED' "$log" 2>/dev/null; then
+        dir=$(dirname "$log")
+        header "second run of the tests that failed in $dir (diagnosis only)"
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            ctest --test-dir "$dir" --rerun-failed --output-on-failure --timeout 300 2>&1 |
+            grep -E 'Test +#|tests passed|tests failed' || true
+        header "first-run output of the tests that failed in $dir"
+        grep -n -E '\*\*\*(Failed|Timeout|Exception)|Failed +[0-9.]+ sec' "$log" | cut -d: -f1 |
+            while read -r n; do sed -n "${n},$((n + 50))p" "$log"; echo ----; done | head -n 100
+    fi
+done
+
 header "summary"
 printf '%s\n' "${timings[@]}"
 printf '%-22s %5ss\n' "total" "$((SECONDS - total_start))"
 if [[ ${#failed_phases[@]} -gt 0 ]]; then
     echo "failed phases: ${failed_phases[*]}"
 fi
+# Repeat the names of failed tests here: CI may show only the tail of this output.
+for log in "${logs[@]}"; do
+    if grep -q 'The following tests FAILED' "$log" 2>/dev/null; then
+        echo "failed tests in $log:"
+        sed -n '/The following tests FAILED/,/^$/p' "$log" | tail -n +2
+    fi
+done
 echo "$passed passed, $failed failed"
 
 if [[ ${#failed_phases[@]} -gt 0 || $failed -gt 0 ]]; then
