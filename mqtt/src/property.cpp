@@ -160,39 +160,49 @@ bool property_allowed(property_id id, packet_type type, bool will) noexcept
     return (mask & bit(type)) != 0;
 }
 
+const std::vector<property>& properties::no_items() noexcept
+{
+    static const std::vector<property> none;
+    return none;
+}
+
 void properties::set(property_id id, std::uint32_t v)
 {
-    auto it = std::find_if(items_.begin(), items_.end(), [id](const property& p) { return p.id == id; });
-    if (it == items_.end()) {
+    auto& list = vec();
+    auto it = std::find_if(list.begin(), list.end(), [id](const property& p) { return p.id == id; });
+    if (it == list.end()) {
         add(id, v);
         return;
     }
     it->value = v;
-    items_.erase(std::remove_if(it + 1, items_.end(), [id](const property& p) { return p.id == id; }), items_.end());
+    list.erase(std::remove_if(it + 1, list.end(), [id](const property& p) { return p.id == id; }), list.end());
 }
 
 void properties::set(property_id id, std::string v)
 {
-    auto it = std::find_if(items_.begin(), items_.end(), [id](const property& p) { return p.id == id; });
-    if (it == items_.end()) {
+    auto& list = vec();
+    auto it = std::find_if(list.begin(), list.end(), [id](const property& p) { return p.id == id; });
+    if (it == list.end()) {
         add(id, std::move(v));
         return;
     }
     it->value = std::move(v);
-    items_.erase(std::remove_if(it + 1, items_.end(), [id](const property& p) { return p.id == id; }), items_.end());
+    list.erase(std::remove_if(it + 1, list.end(), [id](const property& p) { return p.id == id; }), list.end());
 }
 
 std::size_t properties::remove(property_id id)
 {
-    const auto before = items_.size();
-    items_.erase(std::remove_if(items_.begin(), items_.end(), [id](const property& p) { return p.id == id; }),
-        items_.end());
-    return before - items_.size();
+    if (empty())
+        return 0;
+    auto& list = *items_;
+    const auto before = list.size();
+    list.erase(std::remove_if(list.begin(), list.end(), [id](const property& p) { return p.id == id; }), list.end());
+    return before - list.size();
 }
 
 const property* properties::find(property_id id) const noexcept
 {
-    for (const auto& p : items_)
+    for (const auto& p : items())
         if (p.id == id)
             return &p;
     return nullptr;
@@ -221,7 +231,7 @@ std::optional<std::string_view> properties::get_string(property_id id) const noe
 std::vector<string_pair> properties::user_properties() const
 {
     std::vector<string_pair> out;
-    for (const auto& p : items_)
+    for (const auto& p : items())
         if (p.id == property_id::user_property)
             if (const auto* v = std::get_if<string_pair>(&p.value))
                 out.push_back(*v);
@@ -231,7 +241,7 @@ std::vector<string_pair> properties::user_properties() const
 std::vector<std::uint32_t> properties::subscription_identifiers() const
 {
     std::vector<std::uint32_t> out;
-    for (const auto& p : items_)
+    for (const auto& p : items())
         if (p.id == property_id::subscription_identifier)
             if (const auto* v = std::get_if<std::uint32_t>(&p.value))
                 out.push_back(*v);
