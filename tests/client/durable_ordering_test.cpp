@@ -3,6 +3,8 @@
 // message. The broker here is a plain socket the test reads by hand: whatever the
 // client wrote and the test has not read yet is visible (FIONREAD) to the store
 // while it saves, so a save that comes after the write is caught every time.
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -228,5 +230,63 @@ TEST_CASE_METHOD(ordering_fixture, "Durable ordering: a burst of publishes share
     CHECK(store->saves.size() - before == 1);
     CHECK(store->saves.back().first.outgoing.size() == 100);
     CHECK(store->late_saves() == 0);
+    stop();
+}
+
+TEST_CASE_METHOD(ordering_fixture,
+    "Durable ordering: a received QoS 2 message reaches the application after its id is saved and before its "
+    "PUBREC leaves, and the messages behind it keep their order",
+    "[client][store][ordering][MQTT-4.3.3-9][MQTT-4.3.3-10]")
+{
+    // What the application saw at each delivery: the id, whether the last save held
+    // the QoS 2 id, and how many bytes the client had written that the broker has not
+    // read (an acknowledgment already sent).
+    struct seen {
+        std::uint16_t id;
+        bool id_saved;
+        std::size_t unread;
+    };
+    std::vector<seen> deliveries;
+    c.set_message_handler([&](mqtt::publish m) {
+        const bool saved = !store->saves.empty()
+            && std::ranges::count(store->saves.back().first.qos2_received, std::uint16_t{42}) == 1;
+        deliveries.push_back({m.packet_id, saved, b.socket.available()});
+    });
+    connect();
+
+    // One write: QoS 2, then QoS 1 and QoS 0 on the same topic.
+    mqtt::publish two;
+    two.topic = buffer("in");
+    two.payload = buffer("2");
+    two.qos = qos::exactly_once;
+    two.packet_id = 42;
+    auto one = two;
+    one.payload = buffer("1");
+    one.qos = qos::at_least_once;
+    one.packet_id = 43;
+    auto zero = two;
+    zero.payload = buffer("0");
+    zero.qos = qos::at_most_once;
+    zero.packet_id = 0;
+    std::string bytes;
+    for (auto* p : {&two, &one, &zero})
+        REQUIRE_FALSE(encode(*p, protocol_version::v5, bytes));
+    net::write(b.socket, net::buffer(bytes));
+
+    auto rec = expect<pubrec>(b);
+    CHECK(rec.packet_id == 42);
+    auto ack = expect<puback>(b);
+    CHECK(ack.packet_id == 43);
+    REQUIRE(deliveries.size() == 3);
+    CHECK(deliveries[0].id == 42);
+    CHECK(deliveries[0].id_saved);     // a crash now: the broker sends it again, refused as known
+    CHECK(deliveries[0].unread == 0);  // no PUBREC yet: a crash before it loses nothing
+    CHECK(deliveries[1].id == 43);     // in the order received
+    CHECK(deliveries[1].unread == 0);  // delivered before its PUBACK left
+    CHECK(deliveries[2].id == 0);
+    CHECK(store->late_saves() == 0);
+
+    b.send(pubrel{42, reason_code::success, {}});
+    (void)expect<pubcomp>(b);
     stop();
 }

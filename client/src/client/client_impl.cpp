@@ -714,6 +714,10 @@ void client_impl::cancel_all(std::error_code why)
         else if (options_.on_store_error)
             options_.on_store_error(loaded.error());
     } else {
+        // Messages waiting for their ids to be saved are saved and delivered
+        // first: they were received, and the waiting receivers get them.
+        if (!unsaved_deliveries_.empty())
+            commit();
         // Queued and in-flight publishes complete through publish_done actions.
         session_.clear(why);
     }
@@ -777,7 +781,11 @@ void client_impl::handle(action& a)
                    [&](deliver_message& d) {
                        if (d.msg.qos == qos::exactly_once)
                            dirty_ = true;
-                       deliver(std::move(d.msg));
+                       const bool saving = options_.store && !store_unusable_;
+                       if (saving && (d.msg.qos == qos::exactly_once || !unsaved_deliveries_.empty()))
+                           unsaved_deliveries_.push_back(std::move(d.msg)); // delivered by commit()
+                       else
+                           deliver(std::move(d.msg));
                    },
                    [&](publish_done& d) {
                        dirty_ = true;
@@ -1006,7 +1014,8 @@ void client_impl::schedule_commit()
 void client_impl::commit()
 {
     commit_scheduled_ = false;
-    if (save_state() && !unstored_tags_.empty()) {
+    const bool saved = save_state();
+    if (saved && !unstored_tags_.empty()) {
         auto tags = std::move(unstored_tags_);
         unstored_tags_.clear();
         for (auto tag : tags) {
@@ -1016,8 +1025,22 @@ void client_impl::commit()
             complete(std::move(w->p), std::error_code(), publish_result{reason_code::success, {}});
         }
     }
+    // Saved, or the store failed (reported): either way the messages go on, at
+    // worst at least once, never lost. Delivered before their PUBACK / PUBREC
+    // leave: once the broker has one, it never sends that message again.
+    deliver_saved();
     if (conn_)
         flush(conn_);
+}
+
+void client_impl::deliver_saved()
+{
+    if (unsaved_deliveries_.empty())
+        return;
+    auto messages = std::move(unsaved_deliveries_);
+    unsaved_deliveries_.clear();
+    for (auto& m : messages)
+        deliver(std::move(m));
 }
 
 // True when the store holds the current state.

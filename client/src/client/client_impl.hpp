@@ -176,6 +176,7 @@ private:
     void on_auth(const auth& pkt);
     void arm(timer_slot& slot, timer_id id, clock::time_point at);
     void deliver(mqtt::publish msg);
+    void deliver_saved();
     void submit_held();
     void resubscribe();
     void note_subscription(const mqtt::subscribe& pkt, const suback& ack);
@@ -245,6 +246,11 @@ private:
     // overwritten by a state that never saw it.
     bool store_unusable_ = false;
     std::vector<std::uint64_t> unstored_tags_; // publishes that complete once stored
+    // With a store, a QoS 2 message reaches the application only once the store
+    // holds its packet id (spec 4.3.3, method B: store the id, then deliver): a
+    // crash before the save makes the broker send it again, and it arrives once.
+    // Messages behind it wait with it, so that the order stays as received.
+    std::vector<mqtt::publish> unsaved_deliveries_;
 
     // Submitted requests (any thread) and the ones being run (strand): two
     // buffers swapped at each turn, so that neither allocates once warm.
