@@ -161,7 +161,7 @@ std::vector<table_row> run_publisher_kill(broker_kind kind, mqtt::protocol_versi
 
     const bool asserted = kind == broker_kind::ours && all_durable;
     auto rows = report_kills("publisher SIGKILL", kind, v, book, kills, asserted);
-    INFO("publisher output: " << pub->out() << pub->err());
+    INFO("publisher output: " << pub->out() << pub->err() << pub->start_error());
     CHECK(finished); // the publisher always comes to an end
     if (asserted)
         check_delivered(book, delivered);

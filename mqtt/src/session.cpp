@@ -1075,7 +1075,13 @@ void session_core::clear(std::error_code why)
     while (!out_.empty())
         finish(out_.begin(), why, reason_code::unspecified_error, {});
     if (tables_) {
-        tables_->qos2_in.clear();
+        // A QoS 2 id whose PUBREC went out stays: the session may resume (Clean
+        // Start 0), and the broker then resends that PUBLISH if the PUBREC was lost,
+        // which must not be delivered twice [MQTT-4.3.3-10]. A session that did not
+        // survive drops them at its CONNACK (session_started). An id still waiting
+        // for acknowledge() goes: that message was not acknowledged, so it may come
+        // again and be delivered again.
+        std::erase_if(tables_->qos2_in, [](const auto& entry) { return !entry.second; });
         tables_->qos1_unacked.clear();
     }
     cursor_ = out_.end();

@@ -216,6 +216,49 @@ TEST_CASE("A QoS 2 message resent with DUP is delivered once [MQTT-4.3.3-10]", "
     CHECK(got.size() == 1);
 }
 
+TEST_CASE("A QoS 2 message PUBREC'd before stop() is not delivered again when the session resumes "
+          "[MQTT-4.3.3-10]",
+    "[client][receive][qos2][stop][MQTT-4.3.3-10][MQTT-4.1.0-1]")
+{
+    harness h;
+    auto o = h.options();
+    o.connect.clean_start = false;
+    o.connect.session_expiry = 600;
+    client c(h.ioc.get_executor(), o);
+    std::vector<mqtt::publish> got;
+    c.set_message_handler([&](mqtt::publish m) { got.push_back(std::move(m)); });
+    pubcomp comp;
+    bool reconnected = false;
+    h.spawn([&]() -> awaitable<void> {
+        auto first = co_await h.broker.accept_session();
+        auto m = message("t", "once", qos::exactly_once, 7);
+        co_await first.send(m);
+        (void)co_await first.expect<pubrec>();
+        // The application stops the client before the PUBREL came; the session,
+        // its received ids with it, lives on (broker and Session Expiry).
+        c.stop();
+        CHECK_CLOSED(first);
+        c.async_connect([&](std::error_code ec, connack) { reconnected = !ec; });
+        connack present;
+        present.session_present = true;
+        auto second = co_await h.broker.accept_session(present);
+        // The PUBREC may have been lost with the connection: the broker resends.
+        m.dup = true;
+        co_await second.send(m);
+        auto rec = co_await second.expect<pubrec>();
+        CHECK(rec.packet_id == 7);
+        co_await second.send(pubrel{7, reason_code::success, {}});
+        comp = co_await second.expect<pubcomp>();
+        c.stop();
+        CHECK_CLOSED(second);
+    });
+    connect_client(h, c);
+    h.run_until([&] { return comp.packet_id == 7; });
+    h.finish();
+    CHECK(reconnected);
+    CHECK(got.size() == 1);
+}
+
 TEST_CASE("Manual ack: PUBACK / PUBREC only after acknowledge(), with its reason code", "[client][receive][manual-ack][v5]")
 {
     harness h;

@@ -496,3 +496,23 @@ TEST_CASE("The client acknowledges every PUBLISH it receives as its QoS requires
     REQUIRE(comps.size() == 1);
     CHECK(comps[0].packet_id == 11);
 }
+
+TEST_CASE("QoS 2 receiver: clear() keeps an id whose PUBREC went out and forgets one still waiting for "
+          "acknowledge() [MQTT-4.3.3-10]",
+    "[session][qos2][manual][MQTT-4.3.3-10]")
+{
+    session_options o;
+    o.manual_ack = true;
+    client_session c(o);
+    connect_client(c, v5);
+    auto p = make_publish("t", "x", qos::exactly_once);
+    p.packet_id = 21;
+    c.receive(packet(p), t0());
+    p.packet_id = 22;
+    c.receive(packet(p), t0());
+    take(c);
+    c.acknowledge(21, reason_code::success, t0()); // PUBREC for 21; 22 not acknowledged
+    REQUIRE(sent_of<pubrec>(take(c)).size() == 1);
+    c.clear(make_error_code(errc::cancelled));
+    CHECK(c.state().qos2_received == std::vector<std::uint16_t>{21});
+}

@@ -88,7 +88,8 @@ public:
     std::optional<protocol_version> version() const noexcept { return version_; }
     session_state state() const;
     void restore(session_state s);
-    // Fails every queued and in-flight request with `why` and forgets the received ids.
+    // Fails every queued and in-flight request with `why` and forgets the received
+    // ids not yet acknowledged (a QoS 2 id whose PUBREC went out is kept).
     void clear(std::error_code why);
     // Moves the session part (queued and in-flight messages, QoS 2 received ids) of
     // `from`, whose connection must be closed, into this core, which keeps its own
