@@ -388,8 +388,10 @@ def main():
         lat_args = ["--duration", str(a.latency_duration), "-s", "64", "-q", str(q), "--rate", "10000"]
         res = run.alternate(name, lambda kind, exe: run.flow(kind, exe, "", lat_args), a.latency_reps)
         for key, label in (("lat_p50_us", "p50"), ("lat_p99_us", "p99"), ("lat_p999_us", "p99.9")):
+            ours_vals = [r[key] for r in res.get("ours", []) if key in r]
+            mosq_vals = [r[key] for r in res.get("mosquitto", []) if key in r]
             lat_rows.append((f"QoS {q} at 10k msg/s", label, median(res.get("ours", []), key),
-                             median(res.get("mosquitto", []), key)))
+                             median(res.get("mosquitto", []), key), ours_vals, mosq_vals))
         rates = [r["deliveries_per_s"] for rs in res.values() for r in rs]
         if rates and min(rates) < 9000:
             run.notes.append(f"latency QoS {q}: some runs did not sustain 10k msg/s (lowest {min(rates):,.0f}/s).")
@@ -568,10 +570,20 @@ def main():
     L.append("\n## Latency at a fixed 10,000 msg/s\n")
     L.append("1 pub -> 1 sub, open loop: each payload carries the time it was due, so a stalled sender counts "
              "(no coordinated omission). Microseconds, end to end through the broker on loopback.\n")
-    L.append("| scenario | percentile | mqtt-broker µs | Mosquitto µs | ratio |")
-    L.append("|---|---|---:|---:|---:|")
-    for label, pct, o, m in lat_rows:
-        L.append(f"| {label} | {pct} | {fmt(o, 1)} | {fmt(m, 1)} | {ratio(o, m)} |")
+    L.append("Medians of the rounds; the range columns give the lowest and highest round, and the last column "
+             "in how many rounds ours was at or below Mosquitto's run next to it (same round).\n")
+    L.append("| scenario | percentile | mqtt-broker µs | Mosquitto µs | ratio | range ours | range Mosquitto "
+             "| rounds ours <= Mosquitto |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+
+    def span(vals):
+        return f"{fmt(min(vals))}-{fmt(max(vals))}" if vals else "n/a"
+
+    for label, pct, o, m, ov, mv in lat_rows:
+        pairs = list(zip(ov, mv))
+        wins = sum(1 for x, y in pairs if x <= y)
+        L.append(f"| {label} | {pct} | {fmt(o, 1)} | {fmt(m, 1)} | {ratio(o, m)} | {span(ov)} | {span(mv)} "
+                 f"| {wins} of {len(pairs)} |")
     L.append("\n## Memory\n")
     L.append("Broker resident memory (/proc/PID/statm) sampled before and after; bytes per client or message. "
              "Queued messages: a persistent 3.1.1 subscriber (QoS 1) goes offline, then one publisher sends the "
