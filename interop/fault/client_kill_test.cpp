@@ -274,6 +274,12 @@ TEST_CASE("Subscriber SIGKILL between PUBREC and PUBREL and restart - our broker
     run_subscriber_kill(broker_kind::ours, mqtt::protocol_version::v5);
 }
 
+TEST_CASE("Subscriber SIGKILL between PUBREC and PUBREL and restart - our broker - MQTT 3.1.1",
+    "[fault][kill][v311][MQTT-4.3.3-2]")
+{
+    run_subscriber_kill(broker_kind::ours, mqtt::protocol_version::v3_1_1);
+}
+
 TEST_CASE("Subscriber SIGKILL and restart - Mosquitto for comparison (figures reported only)", "[fault][kill][mosquitto]")
 {
     run_subscriber_kill(broker_kind::mosquitto, mqtt::protocol_version::v5);
