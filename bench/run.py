@@ -308,7 +308,8 @@ def main():
                     help="embed the output of an earlier bench/instructions.sh run instead of running it")
     ap.add_argument("--raw", default=None, help="also write every run's figures to this file (JSON)")
     ap.add_argument("--only", default=None, help="comma-separated scenario names to run "
-                    "(qos0 qos0w100 qos1 qos1a20 qos2 fanout fanin latency0 latency1 durable idle queue client generator syscalls)")
+                    "(qos0 qos0w100 qos1 qos1a20 qos2 fanout fanin latency0 latency1 durable idle queue queue1k client "
+                    "generator syscalls)")
     ap.add_argument("--broker", default=None, help="mqtt-broker to measure (default: BUILD_DIR/broker/mqtt-broker)")
     a = ap.parse_args()
     if a.build_dir is None:
@@ -435,20 +436,25 @@ def main():
             vals = [(r["connected"] - r["start"]) / idle_clients for r in rs if "connected" in r]
             per[kind] = statistics.median(vals) if vals else None
         mem_rows.append((f"per idle connected client ({idle_clients:,} clients)", per.get("ours"), per.get("mosquitto")))
-    if want("queue"):
-        print("scenario queue", file=sys.stderr)
+    # A 64 B payload shows the fixed cost per message; 1 KiB, what it adds to a
+    # typical payload (the fixed cost over the payload size).
+    for name, size in (("queue", 64), ("queue1k", 1024)):
+        if not want(name):
+            continue
+        print(f"scenario {name}", file=sys.stderr)
         conf = "max_queued_messages 0\n"
-        res = run.alternate("queue", lambda kind, exe: run.phased(
-            kind, exe, conf, ["--queue", "--count", str(queued), "-s", "64"], 2))
+        res = run.alternate(name, lambda kind, exe: run.phased(
+            kind, exe, conf, ["--queue", "--count", str(queued), "-s", str(size)], 2))
         per = {}
         for kind, rs in res.items():
             vals = [(r["queued"] - r["empty"]) / queued for r in rs if "queued" in r]
             per[kind] = statistics.median(vals) if vals else None
             short = [r for r in rs if r.get("deliveries", queued) < queued]
             if short:
-                run.notes.append(f"queue ({kind}): the subscriber got {short[0]['deliveries']:.0f} of {queued} "
+                run.notes.append(f"{name} ({kind}): the subscriber got {short[0]['deliveries']:.0f} of {queued} "
                                  "queued messages back.")
-        mem_rows.append((f"per queued QoS 1 message, 64 B payload ({queued:,} queued)", per.get("ours"),
+        unit = "64 B" if size == 64 else "1 KiB"
+        mem_rows.append((f"per queued QoS 1 message, {unit} payload ({queued:,} queued)", per.get("ours"),
                          per.get("mosquitto")))
 
     client_rows = []
