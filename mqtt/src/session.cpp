@@ -630,13 +630,20 @@ bool session_core::send(packet pkt, clock::time_point now)
     if (!problem_info_ && !is_publish && !std::holds_alternative<connack>(pkt) && !std::holds_alternative<mqtt::disconnect>(pkt)) {
         // The client asked for no Reason String or User Property beyond these [MQTT-3.1.2-29].
         drop_diagnostics();
-    } else if (peer_max_packet_ < max_packet_size && !is_publish) {
+    }
+    if (peer_max_packet_ < max_packet_size && !is_publish) {
         // Too large for the peer: drop what the spec lets us drop [MQTT-3.1.2-25]
         // (CONNACK [MQTT-3.2.2-19] [MQTT-3.2.2-20], PUBACK [MQTT-3.4.2-2] [MQTT-3.4.2-3],
         // PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH alike).
         auto size = encoded_size(pkt, *version_);
-        if (size && *size > peer_max_packet_)
+        if (size && *size > peer_max_packet_) {
             drop_diagnostics();
+            size = encoded_size(pkt, *version_);
+        }
+        // Still too large (a Maximum Packet Size of a few bytes: a CONNACK takes 5):
+        // not sent at all [MQTT-3.1.2-24] [MQTT-3.2.2-15].
+        if (size && *size > peer_max_packet_)
+            return false;
     }
     last_sent_ = now;
     actions_.emplace_back(send_packet{std::move(pkt)});

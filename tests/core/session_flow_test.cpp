@@ -203,6 +203,25 @@ TEST_CASE("A PUBLISH larger than the peer's Maximum Packet Size is not sent [MQT
     CHECK(s.queued_count() == 0);
 }
 
+TEST_CASE("A packet that does not fit the peer's Maximum Packet Size even without diagnostics is not sent "
+          "[MQTT-3.1.2-24]",
+    "[session][size][v5][MQTT-3.1.2-24]")
+{
+    // A CONNACK takes at least 5 bytes; a client that allows 4 gets none.
+    server_session s;
+    auto cc = make_connect(v5);
+    cc.props.add(property_id::maximum_packet_size, 4u);
+    properties ack;
+    ack.add(property_id::reason_string, std::string("welcome"));
+    auto a = connect_server(s, v5, false, ack, cc);
+    for (auto& p : sent(a)) {
+        auto size = encoded_size(p, v5);
+        REQUIRE(size);
+        CHECK(*size <= 4);
+    }
+    CHECK(sent_of<connack>(a).empty());
+}
+
 namespace {
 
 // A Reason String and a User Property of 100 bytes each.
