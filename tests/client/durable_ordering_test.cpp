@@ -123,6 +123,17 @@ client_options options(std::uint16_t port, const std::shared_ptr<session_store>&
     return o;
 }
 
+// A PUBLISH the broker sends the client, on topic "in".
+mqtt::publish incoming(std::string payload, qos q, std::uint16_t id)
+{
+    mqtt::publish p;
+    p.topic = buffer("in");
+    p.payload = buffer(std::move(payload));
+    p.qos = q;
+    p.packet_id = id;
+    return p;
+}
+
 template <class P>
 P expect(raw_broker& b)
 {
@@ -197,12 +208,7 @@ TEST_CASE_METHOD(ordering_fixture, "Durable ordering: a received QoS 2 id is sav
     c.set_message_handler([&](mqtt::publish) { ++delivered; });
     connect();
 
-    mqtt::publish in;
-    in.topic = buffer("in");
-    in.payload = buffer("exactly once");
-    in.qos = qos::exactly_once;
-    in.packet_id = 42;
-    b.send(in);
+    b.send(incoming("exactly once", qos::exactly_once, 42));
     auto rec = expect<pubrec>(b);
     CHECK(rec.packet_id == 42);
     CHECK(store->late_saves() == 0);
@@ -255,19 +261,9 @@ TEST_CASE_METHOD(ordering_fixture,
     connect();
 
     // One write: QoS 2, then QoS 1 and QoS 0 on the same topic.
-    mqtt::publish two;
-    two.topic = buffer("in");
-    two.payload = buffer("2");
-    two.qos = qos::exactly_once;
-    two.packet_id = 42;
-    auto one = two;
-    one.payload = buffer("1");
-    one.qos = qos::at_least_once;
-    one.packet_id = 43;
-    auto zero = two;
-    zero.payload = buffer("0");
-    zero.qos = qos::at_most_once;
-    zero.packet_id = 0;
+    const auto two = incoming("2", qos::exactly_once, 42);
+    const auto one = incoming("1", qos::at_least_once, 43);
+    const auto zero = incoming("0", qos::at_most_once, 0);
     std::string bytes;
     for (auto* p : {&two, &one, &zero})
         REQUIRE_FALSE(encode(*p, protocol_version::v5, bytes));

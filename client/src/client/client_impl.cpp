@@ -1014,8 +1014,7 @@ void client_impl::schedule_commit()
 void client_impl::commit()
 {
     commit_scheduled_ = false;
-    const bool saved = save_state();
-    if (saved && !unstored_tags_.empty()) {
+    if (save_state() && !unstored_tags_.empty()) {
         auto tags = std::move(unstored_tags_);
         unstored_tags_.clear();
         for (auto tag : tags) {

@@ -89,12 +89,12 @@ public:
         if (items.size() != 0)
             items_ = std::make_unique<std::vector<property>>(items);
     }
-    properties(const properties& o) : items_(o.empty() ? nullptr : std::make_unique<std::vector<property>>(*o.items_)) {}
+    properties(const properties& o) : items_(o.copy_items()) {}
     properties(properties&&) noexcept = default;
     properties& operator=(const properties& o)
     {
         if (this != &o)
-            items_ = o.empty() ? nullptr : std::make_unique<std::vector<property>>(*o.items_);
+            items_ = o.copy_items();
         return *this;
     }
     properties& operator=(properties&&) noexcept = default;
@@ -144,6 +144,10 @@ public:
 
 private:
     static const std::vector<property>& no_items() noexcept;
+    std::unique_ptr<std::vector<property>> copy_items() const
+    {
+        return empty() ? nullptr : std::make_unique<std::vector<property>>(*items_);
+    }
     std::vector<property>& vec()
     {
         if (!items_)
