@@ -76,6 +76,53 @@ session_core::tables& session_core::tb()
     return *tables_;
 }
 
+namespace {
+
+// The owners of a message whose topic and payload came in different allocations.
+struct two_owners {
+    std::shared_ptr<const void> topic;
+    std::shared_ptr<const void> payload;
+};
+
+bool same_owner(const std::shared_ptr<const void>& a, const std::shared_ptr<const void>& b) noexcept
+{
+    return !a.owner_before(b) && !b.owner_before(a);
+}
+
+} // namespace
+
+session_core::waiting_item::waiting_item(mqtt::publish&& msg, std::uint64_t tag_, clock::time_point now)
+    : topic(msg.topic.data()),
+      payload(msg.payload.data()),
+      payload_size(static_cast<std::uint32_t>(msg.payload.size())),
+      topic_size(static_cast<std::uint16_t>(msg.topic.size())),
+      qos(msg.qos),
+      retain(msg.retain),
+      props(std::move(msg.props)),
+      tag(tag_),
+      enqueued_at(now)
+{
+    // One owner for both views: a decoded message and a broker's kept copy have
+    // one already; an application's topic and payload may need a pair.
+    if (!msg.payload.owner() || same_owner(msg.topic.owner(), msg.payload.owner()))
+        owner = msg.topic.release_owner();
+    else if (!msg.topic.owner())
+        owner = msg.payload.release_owner();
+    else
+        owner = std::make_shared<const two_owners>(two_owners{msg.topic.release_owner(), msg.payload.release_owner()});
+}
+
+mqtt::publish session_core::waiting_item::take()
+{
+    mqtt::publish msg;
+    msg.topic = buffer(owner, std::string_view(topic, topic_size));
+    msg.payload = buffer(std::move(owner), std::string_view(payload, payload_size));
+    msg.qos = qos;
+    msg.retain = retain;
+    msg.props = std::move(props);
+    return msg;
+}
+
 // ---------------------------------------------------------------- lifecycle
 
 void session_core::start_connect(const connect& pkt, clock::time_point now)
@@ -213,6 +260,12 @@ void session_core::mark_all_unsent()
         ++queued_count_;
         queued_bytes_ += item.msg.payload.size();
     }
+    if (has_waiting()) {
+        for (auto& w : *tables_->waiting) {
+            ++queued_count_;
+            queued_bytes_ += w.payload_size;
+        }
+    }
     cursor_ = out_.begin();
 }
 
@@ -234,6 +287,8 @@ void session_core::reset_connection()
         t.in_aliases.clear();   // aliases live only as long as the connection [MQTT-3.3.2-7]
         t.out_aliases.clear();
         t.out_alias_topics.clear();
+        if (t.waiting && t.waiting->empty())
+            t.waiting.reset(); // allocated again when a message has to wait
     }
     mark_all_unsent();
     ping_sent_.reset();
@@ -669,9 +724,8 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
     }
 
     // The bounds apply to what has to wait, not to what goes out at once.
-    bool goes_out_now = phase_ == phase::connected && cursor_ == out_.end()
-        && (msg.qos == qos::at_most_once
-            || (inflight_out_ < peer_receive_max_ && (!opts_->max_inflight || inflight_out_ < opts_->max_inflight)));
+    bool goes_out_now = phase_ == phase::connected && cursor_ == out_.end() && !has_waiting()
+        && (msg.qos == qos::at_most_once || !window_full());
     if (!goes_out_now
         && ((opts_->max_queued_messages && queued_count_ >= opts_->max_queued_messages)
             || (opts_->max_queued_bytes && queued_bytes_ + msg.payload.size() > opts_->max_queued_bytes))) {
@@ -686,19 +740,41 @@ void session_core::publish(mqtt::publish msg, std::uint64_t tag, clock::time_poi
             actions_.emplace_back(publish_done{tag, ec, failure_code(ec), {}});
         return;
     }
-    auto bytes = msg.payload.size();
+    ++queued_count_;
+    queued_bytes_ += msg.payload.size();
+    if (phase_ == phase::connected && !has_waiting()) {
+        // Sent now, or soon (behind the window): a list node at once, which is
+        // cheaper for a flowing stream than an entry converted later.
+        append_out(std::move(msg), tag, now);
+    } else {
+        // No connection (or others wait already): a compact entry behind everything
+        // in out_, which an offline client's queue of thousands is made of.
+        auto& t = tb();
+        if (!t.waiting)
+            t.waiting = std::make_unique<waiting_list>();
+        t.waiting->emplace_back(std::move(msg), tag, now);
+    }
+    pump(now); // also sends what adopt_session() left waiting
+}
+
+bool session_core::window_full() const noexcept
+{
+    return inflight_out_ >= peer_receive_max_ || (opts_->max_inflight && inflight_out_ >= opts_->max_inflight);
+}
+
+// A message at the end of out_, in a kept node when there is one; it becomes the
+// cursor when nothing else waits.
+void session_core::append_out(mqtt::publish msg, std::uint64_t tag, clock::time_point enqueued_at)
+{
     auto& spare = tb().spare_items;
     if (!spare.empty()) {
         out_.splice(out_.end(), spare, spare.begin());
-        out_.back() = out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, now, {}};
+        out_.back() = out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, enqueued_at, {}};
     } else {
-        out_.push_back(out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, now, {}});
+        out_.push_back(out_item{std::move(msg), outgoing_stage::queued, tag, false, false, 0, enqueued_at, {}});
     }
     if (cursor_ == out_.end())
         cursor_ = std::prev(out_.end());
-    ++queued_count_;
-    queued_bytes_ += bytes;
-    pump(now);
 }
 
 bool session_core::topic_valid(const buffer& topic)
@@ -718,10 +794,20 @@ void session_core::pump(clock::time_point now)
 {
     if (phase_ != phase::connected)
         return;
-    while (cursor_ != out_.end()) {
+    for (;;) {
+        if (cursor_ == out_.end()) {
+            // The next never-sent message, once it can go (else it stays compact).
+            if (!has_waiting())
+                break;
+            auto& next = tables_->waiting->front();
+            if (next.qos != qos::at_most_once && window_full())
+                break;
+            append_out(next.take(), next.tag, next.enqueued_at);
+            tables_->waiting->pop_front();
+        }
         auto it = cursor_;
         if (it->msg.qos != qos::at_most_once) {
-            if (inflight_out_ >= peer_receive_max_ || (opts_->max_inflight && inflight_out_ >= opts_->max_inflight))
+            if (window_full())
                 break; // [MQTT-4.9.0-2]: wait for the window
             if (it->msg.packet_id == 0) {
                 auto id = tb().ids.allocate();
@@ -1011,6 +1097,14 @@ session_state session_core::state() const
         m.msg.dup = item.ever_sent && stage == outgoing_stage::awaiting_ack;
         s.outgoing.push_back(std::move(m));
     }
+    if (has_waiting()) {
+        for (auto& w : *tables_->waiting) {
+            if (w.qos == qos::at_most_once)
+                continue;
+            auto copy = w;
+            s.outgoing.push_back(outgoing_message{copy.take(), outgoing_stage::queued});
+        }
+    }
     if (tables_)
         for (auto& [id, pubrec_sent] : tables_->qos2_in)
             if (pubrec_sent)
@@ -1025,6 +1119,7 @@ void session_core::restore(session_state s)
         tables_->out_by_id.clear();
         tables_->ids.clear();
         tables_->qos2_in.clear();
+        tables_->waiting.reset();
     }
     for (auto& m : s.outgoing) {
         if (m.msg.qos == qos::at_most_once)
@@ -1065,10 +1160,12 @@ void session_core::adopt_session(session_core& from)
         f.ids.clear();
         t.qos2_in = std::move(f.qos2_in);
         f.qos2_in.clear();
+        t.waiting = std::move(f.waiting); // clear() left ours empty
     } else if (tables_) {
         tables_->out_by_id.clear();
         tables_->ids.clear();
         tables_->qos2_in.clear();
+        tables_->waiting.reset();
     }
     mark_all_unsent();
     from.cursor_ = from.out_.end();
@@ -1081,6 +1178,15 @@ void session_core::clear(std::error_code why)
 {
     while (!out_.empty())
         finish(out_.begin(), why, reason_code::unspecified_error, {});
+    if (tables_ && tables_->waiting) {
+        for (auto& w : *tables_->waiting) {
+            --queued_count_;
+            queued_bytes_ -= w.payload_size;
+            if (w.tag != 0)
+                actions_.emplace_back(publish_done{w.tag, why, reason_code::unspecified_error, {}});
+        }
+        tables_->waiting.reset();
+    }
     if (tables_) {
         // A QoS 2 id whose PUBREC went out stays: the session may resume (Clean
         // Start 0), and the broker then resends that PUBLISH if the PUBREC was lost,

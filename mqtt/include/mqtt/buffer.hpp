@@ -53,6 +53,13 @@ public:
     }
 
     const std::shared_ptr<const void>& owner() const noexcept { return owner_; }
+    // Gives up the owner and leaves the buffer empty, for a holder that keeps
+    // the bytes alive on its own (a queue entry keeping a view).
+    std::shared_ptr<const void> release_owner() noexcept
+    {
+        view_ = {};
+        return std::move(owner_);
+    }
 
     friend bool operator==(const buffer& a, const buffer& b) noexcept { return a.view_ == b.view_; }
     friend bool operator==(const buffer& a, std::string_view b) noexcept { return a.view_ == b; }
