@@ -104,6 +104,7 @@ engine::engine(engine_options options, std::shared_ptr<access_control> access)
     so.max_inflight = opts_.max_inflight;
     so.max_queued_messages = opts_.max_queued_messages;
     so.max_queued_bytes = opts_.max_queued_bytes;
+    so.maximum_packet_size = opts_.max_packet_size; // 3.1.1 clients; 5.0 ones read it in the CONNACK
     core_options_ = std::make_shared<const session_options>(so);
 }
 
@@ -779,12 +780,35 @@ void engine::deliver(session_record& s, const mqtt::publish& original, mqtt::qos
 
 // ---------------------------------------------------------------- subscribe
 
+// 3.1.1 has no answer for a filter that breaks the wildcard rules or is empty
+// (4.7.1, [MQTT-4.7.3-1]): that is a protocol violation, and the connection
+// closes [MQTT-4.8.0-1], as Mosquitto does. A 5.0 client gets 0x8F for it.
+template <class Filters>
+bool engine::close_on_malformed_filter(connection_state& c, session_record& s, const Filters& filters, clock::time_point now)
+{
+    for (auto& f : filters) {
+        std::string_view filter;
+        if constexpr (std::is_same_v<std::decay_t<decltype(f)>, mqtt::subscription>)
+            filter = f.filter;
+        else
+            filter = f;
+        if (!parse_topic_filter(filter)) {
+            s.core->disconnect(mqtt::disconnect{reason_code::protocol_error, {}}, now);
+            run(c, *s.core, now);
+            return true;
+        }
+    }
+    return false;
+}
+
 void engine::on_subscribe(connection_state& c, mqtt::subscribe& pkt, clock::time_point now)
 {
     auto* s = c.session;
     if (!s)
         return;
     const bool v5 = s->version == protocol_version::v5;
+    if (!v5 && close_on_malformed_filter(c, *s, pkt.subscriptions, now))
+        return;
     std::uint32_t sub_id = pkt.props.get_integer(property_id::subscription_identifier).value_or(0);
     suback ack;
     ack.packet_id = pkt.packet_id; // [MQTT-3.8.4-2]
@@ -862,16 +886,21 @@ void engine::on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::
     auto* s = c.session;
     if (!s)
         return;
+    const bool v5 = s->version == protocol_version::v5;
+    if (!v5 && close_on_malformed_filter(c, *s, pkt.filters, now))
+        return;
     unsuback ack;
     ack.packet_id = pkt.packet_id;
     for (auto& f : pkt.filters) {
-        bool existed = false;
-        if (auto parts = parse_topic_filter(f)) {
-            existed = tree_.unsubscribe(parts->share_name, parts->filter, s);
-            if (s->subscriptions.erase(f))
-                s->subscriptions_changed = true;
+        auto parts = parse_topic_filter(f);
+        if (!parts) {
+            ack.codes.push_back(reason_code::topic_filter_invalid);
+            continue;
         }
-        if (s->version == protocol_version::v5)
+        bool existed = tree_.unsubscribe(parts->share_name, parts->filter, s);
+        if (s->subscriptions.erase(f))
+            s->subscriptions_changed = true;
+        if (v5)
             ack.codes.push_back(existed ? reason_code::success : reason_code::no_subscription_existed);
     }
     touch(*s);

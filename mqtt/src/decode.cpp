@@ -49,8 +49,12 @@ result<packet> decode_connect(const buffer& body)
     std::uint8_t level = 0;
     if (!r.prefixed(name) || !r.u8(level))
         return malformed();
-    // A wrong protocol name or level lets the server answer CONNACK 0x01 / 0x84
-    // [MQTT-3.1.2-1], [MQTT-3.1.2-2]; an MQTT 3.1 "MQIsdp" CONNECT lands here too.
+    // Not MQTT at all: the server closes without an answer, since it cannot know
+    // which CONNACK form the peer would read [MQTT-3.1.2-1].
+    if (name != "MQTT" && name != "MQIsdp")
+        return make_error_code(reason_code::protocol_error);
+    // An unsupported level (or MQTT 3.1's "MQIsdp") gets CONNACK 0x01 in the
+    // 3.1.1 form, which 3.1 clients read too [MQTT-3.1.2-2].
     if (name != "MQTT" || (level != 4 && level != 5))
         return make_error_code(reason_code::unsupported_protocol_version);
 

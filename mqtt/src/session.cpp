@@ -169,8 +169,16 @@ void session_core::accept(const connack& ack, clock::time_point now)
         if (auto ka = ack.props.get_integer(property_id::server_keep_alive))
             keep_alive_ = seconds(*ka);
         decoder_.set_maximum_packet_size(max_packet_);
+    } else if (opts_->maximum_packet_size) {
+        max_packet_ = opts_->maximum_packet_size;
+        decoder_.set_maximum_packet_size(max_packet_);
     }
-    send(ack, now);
+    if (!send(ack, now)) {
+        // Even without its diagnostics the CONNACK is larger than the client's
+        // Maximum Packet Size: no session can start without one [MQTT-3.1.2-24].
+        close(make_error_code(reason_code::packet_too_large));
+        return;
+    }
     session_started(ack.session_present, now);
     // Packets the client sent right after CONNECT are processed only now [MQTT-3.1.4-5].
     auto held = std::move(held_);
@@ -180,6 +188,8 @@ void session_core::accept(const connack& ack, clock::time_point now)
             break;
         handle(p, now);
     }
+    if (held_error_ != reason_code::success && phase_ == phase::connected)
+        protocol_violation(held_error_, now);
 }
 
 void session_core::receive(std::string_view bytes, clock::time_point now)
@@ -199,6 +209,8 @@ bool session_core::process(clock::time_point now, std::size_t max_packets)
 {
     if (role_ == role::client && phase_ == phase::idle)
         return false;
+    if (held_error_ != reason_code::success)
+        return false; // nothing decodes past the error; accept() reports it
     for (std::size_t handled = 0;; ++handled) {
         if (handled == max_packets)
             return decoder_.buffered() != 0; // whole packets may be waiting
@@ -212,6 +224,10 @@ bool session_core::process(clock::time_point now, std::size_t max_packets)
                 version_ = protocol_version::v3_1_1;
                 send(connack{false, reason_code::unsupported_protocol_version, {}}, now);
                 close(make_error_code(code));
+                return false;
+            }
+            if (role_ == role::server && phase_ == phase::awaiting_accept) {
+                held_error_ = code; // the CONNECT may still be refused [MQTT-3.1.4-6]
                 return false;
             }
             protocol_violation(code, now);
@@ -273,6 +289,7 @@ void session_core::reset_connection()
 {
     phase_ = phase::idle;
     held_.clear();
+    held_error_ = reason_code::success;
     if (tables_) {
         auto& t = *tables_;
         for (auto& [id, req] : t.requests) {
@@ -407,6 +424,12 @@ void session_core::handle(packet& pkt, clock::time_point now)
         break;
     case packet_type::disconnect: {
         auto& d = std::get<mqtt::disconnect>(pkt);
+        if (role_ == role::server && connect_expiry_zero_ && version_ == protocol_version::v5
+            && integer_property<std::uint32_t>(d.props, property_id::session_expiry_interval, 0) != 0) {
+            // Not a valid DISCONNECT: the Will stays due (3.14.2.2.2).
+            protocol_violation(reason_code::protocol_error, now);
+            break;
+        }
         auto reason = is_error(d.code) ? make_error_code(d.code) : std::error_code();
         actions_.emplace_back(disconnect_received{std::move(d)});
         close(reason);
@@ -444,6 +467,7 @@ void session_core::on_connect(mqtt::connect& pkt, clock::time_point now)
         peer_max_packet_ = integer_property<std::uint32_t>(pkt.props, property_id::maximum_packet_size, max_packet_size);
         peer_alias_max_ = integer_property<std::uint16_t>(pkt.props, property_id::topic_alias_maximum, 0);
     }
+    connect_expiry_zero_ = integer_property<std::uint32_t>(pkt.props, property_id::session_expiry_interval, 0) == 0;
     last_received_ = now;
     phase_ = phase::awaiting_accept;
     actions_.emplace_back(connect_received{std::move(pkt)});

@@ -939,3 +939,88 @@ TEST_CASE("5.0: a client whose shared and non-shared subscriptions both match ge
     std::sort(ids.begin(), ids.end());
     CHECK(ids == std::vector<std::vector<std::uint32_t>>{{5}, {7}});
 }
+
+TEST_CASE("3.1.1: a SUBSCRIBE or UNSUBSCRIBE with a filter that breaks the wildcard rules or is empty closes "
+          "the connection [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1] [MQTT-4.8.0-1]",
+    "[broker][spec][v311][MQTT-4.7.1-2][MQTT-4.7.1-3][MQTT-4.7.3-1][MQTT-4.8.0-1]")
+{
+    // Packet id 1, one filter, QoS 0 (SUBSCRIBE) / the filter alone (UNSUBSCRIBE).
+    auto subscribe = [](std::string_view f) {
+        return std::string("\x82", 1) + char(4 + f.size() + 1) + std::string("\x00\x01\x00", 3) + char(f.size())
+            + std::string(f) + std::string("\x00", 1);
+    };
+    auto unsubscribe = [](std::string_view f) {
+        return std::string("\xA2", 1) + char(4 + f.size()) + std::string("\x00\x01\x00", 3) + char(f.size())
+            + std::string(f);
+    };
+    for (std::string_view f : {"a/#/b", "a+", "#b", "a/b#", "+a/b", ""}) {
+        for (bool sub : {true, false}) {
+            INFO((sub ? "SUBSCRIBE " : "UNSUBSCRIBE ") << "'" << f << "'");
+            broker_fixture b;
+            auto& c = b.connect(v311, "c");
+            b.e.received(c.id, sub ? subscribe(f) : unsubscribe(f), b.now);
+            b.settle();
+            CHECK(c.closed);
+            CHECK(c.take().empty()); // no SUBACK 0x80 / UNSUBACK
+            CHECK(b.e.subscription_count() == 0);
+        }
+    }
+    // The same packets with valid filters are answered.
+    broker_fixture b;
+    auto& c = b.connect(v311, "c");
+    b.e.received(c.id, subscribe("a/+/#"), b.now);
+    b.e.received(c.id, unsubscribe("a/+/#"), b.now);
+    b.settle();
+    CHECK(!c.closed);
+    CHECK(c.take_of<suback>().size() == 1);
+    CHECK(c.take_of<unsuback>().size() == 1);
+}
+
+TEST_CASE("5.0: a filter that breaks the wildcard rules is refused with 0x8F in SUBACK and UNSUBACK, and the "
+          "connection stays",
+    "[broker][spec][v5]")
+{
+    broker_fixture b;
+    auto& c = b.connect(v5, "c");
+    const std::string sub("\x82\x0B\x00\x01\x00\x00\x05" "a/#/b" "\x00", 13);
+    const std::string unsub("\xA2\x0A\x00\x02\x00\x00\x05" "a/#/b", 12);
+    b.e.received(c.id, sub + unsub, b.now);
+    b.settle();
+    CHECK(!c.closed);
+    auto sa = c.take_of<suback>();
+    REQUIRE(sa.size() == 1);
+    CHECK(sa[0].codes == std::vector<reason_code>{reason_code::topic_filter_invalid});
+    auto ua = c.take_of<unsuback>();
+    REQUIRE(ua.size() == 1);
+    CHECK(ua[0].codes == std::vector<reason_code>{reason_code::topic_filter_invalid});
+}
+
+TEST_CASE("max_packet_size applies to 3.1.1 clients too: a larger packet closes the connection and is not "
+          "delivered",
+    "[broker][spec][v311]")
+{
+    engine_options o;
+    o.max_packet_size = 100;
+    for (auto v : {v311, v5}) {
+        INFO((v == v5 ? "5.0" : "3.1.1"));
+        broker_fixture b(o);
+        auto& sub = b.connect(v, "s");
+        b.subscribe(sub, "t", {qos::at_most_once});
+        auto& pub = b.connect(v, "p");
+        pub.send(broker_fixture::msg("t", std::string(200, 'x'), qos::at_most_once), b.now);
+        pub.send(broker_fixture::msg("t", "small", qos::at_most_once), b.now);
+        b.settle();
+        CHECK(pub.closed);
+        if (v == v5) {
+            auto d = pub.take_of<mqtt::disconnect>();
+            REQUIRE(d.size() == 1);
+            CHECK(d[0].code == reason_code::packet_too_large);
+        }
+        CHECK(sub.take_of<mqtt::publish>().empty());
+        // Within the limit, a message goes through.
+        auto& pub2 = b.connect(v, "p2");
+        pub2.send(broker_fixture::msg("t", std::string(50, 'x'), qos::at_most_once), b.now);
+        b.settle();
+        CHECK(sub.take_of<mqtt::publish>().size() == 1);
+    }
+}

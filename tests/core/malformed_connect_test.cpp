@@ -1,6 +1,7 @@
 // Decode error paths of CONNECT and CONNACK, each with the reason code the spec
 // assigns. Packets are built with pkt(), which computes the Remaining Length.
 #include "codec_test_support.hpp"
+#include "session_harness.hpp"
 
 using namespace mqtt;
 using codec_test::decode_error;
@@ -30,17 +31,17 @@ std::string connect_v5(int flags, const std::string& payload) { return connect_p
 
 // ---- CONNECT ----------------------------------------------------------------------
 
-TEST_CASE("CONNECT: a protocol name other than MQTT or an unknown level is unsupported_protocol_version "
-          "[MQTT-3.1.2-1]",
+TEST_CASE("CONNECT: MQTT 3.1's name or an unknown level is unsupported_protocol_version, any other name "
+          "a protocol error [MQTT-3.1.2-1]",
     "[malformed][connect][v5][MQTT-3.1.2-1]")
 {
     // MQTT 3.1: "MQIsdp" level 3.
     CHECK(decode_error(pkt(0x10, str("MQIsdp") + b({0x03, 0x02, 0x00, 0x3C}) + str("c")), v5) ==
         reason_code::unsupported_protocol_version);
     CHECK(decode_error(pkt(0x10, str("MQTX") + b({0x04, 0x02, 0x00, 0x3C}) + str("c")), v5) ==
-        reason_code::unsupported_protocol_version);
+        reason_code::protocol_error);
     CHECK(decode_error(pkt(0x10, str("mqtt") + b({0x05, 0x02, 0x00, 0x3C, 0x00}) + str("c")), v5) ==
-        reason_code::unsupported_protocol_version);
+        reason_code::protocol_error);
     for (int level : {0, 3, 6, 255}) {
         INFO("level " << level);
         CHECK(decode_error(connect_pkt(level, 0x02, b({0x00}) + str("c")), v5) ==
@@ -55,13 +56,37 @@ TEST_CASE("CONNECT 3.1.1: a CONNECT with an incorrect protocol name is not proce
     "[malformed][connect][v311][MQTT-3.1.2-1]")
 {
     // Otherwise a valid 3.1.1 CONNECT: it decodes with "MQTT", and with any other
-    // name it is refused (the caller may close, or answer 0x01 as for MQTT 3.1).
+    // name it is refused (0x01 for MQTT 3.1's name, a close for the others).
     CHECK(decode_error(connect_v3(0x02, str("c")), v3) == ok);
-    for (std::string_view name : {"MQIsdp", "MQTT ", "MQT", "", "mqtt"}) {
+    CHECK(decode_error(pkt(0x10, str("MQIsdp") + b({0x04, 0x02, 0x00, 0x3C}) + str("c")), v3) ==
+        reason_code::unsupported_protocol_version);
+    for (std::string_view name : {"MQTT ", "MQT", "", "mqtt"}) {
         INFO(name);
         CHECK(decode_error(pkt(0x10, str(name) + b({0x04, 0x02, 0x00, 0x3C}) + str("c")), v3) ==
-            reason_code::unsupported_protocol_version);
+            reason_code::protocol_error);
     }
+}
+
+TEST_CASE("A server closes on a CONNECT that is not MQTT without answering, and answers MQTT 3.1 with "
+          "CONNACK 0x01 [MQTT-3.1.2-1] [MQTT-3.1.2-2]",
+    "[malformed][connect][session][MQTT-3.1.2-1][MQTT-3.1.2-2]")
+{
+    for (std::string_view name : {"MQTX", "mqtt"}) {
+        INFO(name);
+        server_session s;
+        s.receive(pkt(0x10, str(name) + b({0x05, 0x02, 0x00, 0x3C, 0x00}) + str("c")), mqtt::test::t0());
+        auto actions = mqtt::test::take(s);
+        CHECK(mqtt::test::sent(actions).empty()); // no CONNACK a 5.0 client could misread
+        CHECK(mqtt::test::closed(actions));
+        CHECK(mqtt::test::only<connect_received>(actions).empty());
+    }
+    server_session s;
+    s.receive(pkt(0x10, str("MQIsdp") + b({0x03, 0x02, 0x00, 0x3C}) + str("c")), mqtt::test::t0());
+    auto actions = mqtt::test::take(s);
+    auto acks = mqtt::test::sent_of<connack>(actions);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].code == reason_code::unsupported_protocol_version);
+    CHECK(mqtt::test::closed(actions));
 }
 
 TEST_CASE("CONNECT: the reserved flag must be 0 [MQTT-3.1.2-3]", "[malformed][connect][MQTT-3.1.2-3]")

@@ -518,3 +518,115 @@ TEST_CASE("A topic published with again is checked once, and any other bytes are
     CHECK_FALSE(outcome(valid, 5));
     CHECK(outcome(buffer(""), 6) == make_error_code(reason_code::topic_name_invalid));
 }
+
+namespace {
+std::string wire(const packet& p, protocol_version v)
+{
+    std::string out;
+    REQUIRE(!encode(p, v, out));
+    return out;
+}
+} // namespace
+
+TEST_CASE("Server: bytes after a refused CONNECT are not decoded, even malformed ones, so the refusal gets "
+          "its own CONNACK [MQTT-3.1.4-6] [MQTT-3.1.4-5]",
+    "[session][connect][MQTT-3.1.4-6][MQTT-3.1.4-5]")
+{
+    const std::string malformed_publish("\x30\x00", 2); // no topic
+    for (auto v : {v5, v311}) {
+        INFO((v == v5 ? "5.0" : "3.1.1"));
+        auto c = make_connect(v);
+        {
+            server_session s;
+            s.receive(wire(packet(c), v) + malformed_publish, t0());
+            auto actions = take(s);
+            CHECK(only<connect_received>(actions).size() == 1);
+            CHECK(!closed(actions)); // the decoding error waits for the verdict on the CONNECT
+            auto refusal = v == v5 ? reason_code::bad_authentication_method : reason_code::client_identifier_not_valid;
+            s.accept(connack{false, refusal, {}}, t0());
+            actions = take(s);
+            auto acks = sent_of<connack>(actions);
+            REQUIRE(acks.size() == 1);
+            CHECK(acks[0].code == refusal);
+            CHECK(closed(actions));
+        }
+        {
+            // Accepted: the error counts now, after the CONNACK.
+            server_session s;
+            s.receive(wire(packet(c), v) + malformed_publish, t0());
+            take(s);
+            s.accept(connack{false, reason_code::success, {}}, t0());
+            auto actions = take(s);
+            auto out = sent(actions);
+            REQUIRE(!out.empty());
+            CHECK(std::holds_alternative<connack>(out[0]));
+            if (v == v5) {
+                auto d = sent_of<mqtt::disconnect>(actions);
+                REQUIRE(d.size() == 1);
+                CHECK(d[0].code == reason_code::malformed_packet);
+            }
+            CHECK(closed(actions));
+            CHECK(!s.is_connected());
+        }
+    }
+}
+
+TEST_CASE("Server: a CONNACK larger than the client's Maximum Packet Size even without diagnostics is not "
+          "sent, and no session starts [MQTT-3.1.2-24] [MQTT-3.2.0-1]",
+    "[session][connect][v5][MQTT-3.1.2-24][MQTT-3.2.0-1]")
+{
+    server_session s;
+    auto c = make_connect(v5);
+    c.props.add(property_id::maximum_packet_size, 10u);
+    s.receive(packet(c), t0());
+    take(s);
+    connack ack{false, reason_code::success, {}};
+    ack.props.add(property_id::assigned_client_identifier, std::string("an-assigned-identifier"));
+    s.accept(ack, t0());
+    auto actions = take(s);
+    CHECK(sent(actions).empty());
+    CHECK(closed(actions));
+    CHECK(!s.is_connected());
+    // Nothing is answered afterwards either.
+    s.receive(packet(pingreq{}), t0());
+    CHECK(sent(take(s)).empty());
+
+    // A CONNACK that fits is sent.
+    server_session fits;
+    fits.receive(packet(c), t0());
+    take(fits);
+    fits.accept(connack{false, reason_code::success, {}}, t0());
+    CHECK(sent_of<connack>(take(fits)).size() == 1);
+    CHECK(fits.is_connected());
+}
+
+TEST_CASE("Server: a DISCONNECT with a Session Expiry Interval after a CONNECT with none is a protocol error, "
+          "not a valid DISCONNECT",
+    "[session][disconnect][v5]")
+{
+    mqtt::disconnect d{reason_code::normal_disconnection, {}};
+    d.props.add(property_id::session_expiry_interval, 100u);
+    {
+        server_session s;
+        connect_server(s, v5);
+        s.receive(packet(d), t0());
+        auto actions = take(s);
+        CHECK(only<disconnect_received>(actions).empty()); // so the Will stays due
+        auto out = sent_of<mqtt::disconnect>(actions);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].code == reason_code::protocol_error);
+        CHECK(closed(actions));
+    }
+    {
+        // With a Session Expiry Interval in the CONNECT, the DISCONNECT may change it.
+        server_session s;
+        auto c = make_connect(v5);
+        c.props.add(property_id::session_expiry_interval, 10u);
+        connect_server(s, v5, false, {}, c);
+        s.receive(packet(d), t0());
+        auto actions = take(s);
+        CHECK(only<disconnect_received>(actions).size() == 1);
+        CHECK(sent(actions).empty());
+        CHECK(closed(actions));
+    }
+}

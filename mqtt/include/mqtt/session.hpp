@@ -50,6 +50,10 @@ struct session_options {
     // Our own cap on QoS 1/2 messages in flight to the peer (0: only the peer's
     // Receive Maximum limits it), e.g. a broker's max_inflight_messages.
     std::uint16_t max_inflight = 0;
+    // Server: the largest packet accepted from a 3.1.1 client (0: the protocol's
+    // limit). A 5.0 client is told its limit in the CONNACK (Maximum Packet Size),
+    // which the core takes from there.
+    std::uint32_t maximum_packet_size = 0;
 };
 
 namespace detail {
@@ -246,6 +250,11 @@ private:
     std::uint8_t max_qos_ = 2;              // server: Maximum QoS it granted
     bool retain_available_ = true;          // server: Retain Available it granted
     bool problem_info_ = true;              // server: the client's Request Problem Information
+    bool connect_expiry_zero_ = true;       // server: the CONNECT's Session Expiry Interval was 0
+    // Server: a decoding error in what followed the CONNECT, reported only if the
+    // connection is accepted: a refused CONNECT gets its own CONNACK and nothing
+    // after it is processed [MQTT-3.1.4-6].
+    reason_code held_error_ = reason_code::success;
 };
 
 } // namespace detail
