@@ -105,6 +105,9 @@ engine::engine(engine_options options, std::shared_ptr<access_control> access)
     so.max_queued_messages = opts_.max_queued_messages;
     so.max_queued_bytes = opts_.max_queued_bytes;
     so.maximum_packet_size = opts_.max_packet_size; // 3.1.1 clients; 5.0 ones read it in the CONNACK
+    // A 5.0 client that sets a Topic Alias Maximum gets aliases: a topic's first
+    // PUBLISH on a connection carries it with an alias, the next ones the alias only.
+    so.auto_topic_alias = true;
     core_options_ = std::make_shared<const session_options>(so);
 }
 
@@ -401,6 +404,12 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
             if (auto* old = find(s->connection)) {
                 // [MQTT-3.1.4-2] (3.1.1) / [MQTT-3.1.4-3] (5.0): the existing client is disconnected.
                 old->end_reason = reason_code::session_taken_over;
+                // The session goes on with the new connection, made before the old
+                // one closed: its Will is not published (5.0: a new connection
+                // within the Will Delay Interval [MQTT-3.1.3-9]; Mosquitto does
+                // the same for 3.1.1). A Clean Start ends the session: published.
+                if (!pkt.clean_start && s->expiry_interval != 0)
+                    s->will.reset();
                 s->core->disconnect(mqtt::disconnect{reason_code::session_taken_over, {}}, now);
                 run(*old, *s->core, now);
                 if (!old->ended)
@@ -558,6 +567,23 @@ void engine::discard_session(session_record& s)
 
 void engine::collect_garbage() { graveyard_.clear(); }
 
+namespace {
+
+// Topics no client may publish to, whatever the ACL says (as in Mosquitto): $SYS
+// is the broker's own, so a client cannot fake its statistics, and a $share/
+// topic name could never reach a subscriber (such filters are shared ones). A
+// bridge's state under $SYS/broker/connection/ stays possible where the ACL
+// grants it.
+bool reserved_for_broker(std::string_view topic) noexcept
+{
+    auto under = [&](std::string_view root) {
+        return topic.substr(0, root.size()) == root && (topic.size() == root.size() || topic[root.size()] == '/');
+    };
+    return (under("$SYS") && !under("$SYS/broker/connection")) || under("$share");
+}
+
+} // namespace
+
 void engine::publish_will(session_record& s, clock::time_point now)
 {
     if (!s.will)
@@ -566,7 +592,7 @@ void engine::publish_will(session_record& s, clock::time_point now)
     s.will.reset();
     s.will_at.reset();
     touch(s);
-    if (!access_->can_publish(identity(s), w.topic))
+    if (reserved_for_broker(w.topic) || !access_->can_publish(identity(s), w.topic))
         return;
     mqtt::publish msg;
     msg.topic = std::move(w.topic);
@@ -600,7 +626,7 @@ void engine::on_publish(connection_state& c, mqtt::publish& msg, clock::time_poi
         // acknowledgment at all would go out): the implementation-specific refusal.
         return ack(reason_code::implementation_specific_error);
     }
-    if (!access_->can_publish(identity(*s), msg.topic)) {
+    if (reserved_for_broker(msg.topic.view()) || !access_->can_publish(identity(*s), msg.topic)) {
         // 3.1.1 has no way to say no: positive acknowledgment, message dropped [MQTT-3.3.5-2].
         ++metrics_.dropped_not_authorized;
         return ack(reason_code::not_authorized);

@@ -917,7 +917,9 @@ std::error_code session_core::send_publish(mqtt::publish out, bool resend, clock
             out.topic = buffer();
         } else if (tb().out_aliases.size() < peer_alias_max_) {
             auto alias = static_cast<std::uint16_t>(tb().out_aliases.size() + 1);
-            tb().out_alias_topics.push_back(out.topic);
+            // A copy: the topic may be a view into a whole read, which the alias
+            // table would otherwise keep alive as long as the connection.
+            tb().out_alias_topics.push_back(buffer::copy(out.topic));
             tb().out_aliases.emplace(tb().out_alias_topics.back().view(), alias);
             out.props.set(property_id::topic_alias, alias);
         }

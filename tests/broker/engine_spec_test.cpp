@@ -1024,3 +1024,90 @@ TEST_CASE("max_packet_size applies to 3.1.1 clients too: a larger packet closes 
         CHECK(sub.take_of<mqtt::publish>().size() == 1);
     }
 }
+
+TEST_CASE("A session taken over by a connection that continues it does not publish the old connection's Will, "
+          "one taken over with a clean start does [MQTT-3.1.3-9] [MQTT-3.1.4-3]",
+    "[broker][spec][will][MQTT-3.1.3-9][MQTT-3.1.4-3]")
+{
+    auto v = GENERATE(v311, v5);
+    will w;
+    w.topic = buffer("wills/x");
+    w.payload = buffer("bye");
+    w.qos = qos::at_least_once;
+    properties persistent = v == v5 ? expiry(60) : properties{};
+    for (bool clean_again : {false, true}) {
+        INFO("new connection with clean start " << clean_again);
+        broker_fixture b;
+        auto& watcher = b.connect(v, "watcher");
+        b.subscribe(watcher, "wills/#", {qos::at_least_once});
+        auto& first = b.connect(v, "dev", false, persistent, w);
+        b.connect(v, "dev", clean_again, persistent);
+        b.settle();
+        CHECK(first.closed);
+        CHECK(watcher.take_of<mqtt::publish>().size() == (clean_again ? 1u : 0u));
+    }
+}
+
+TEST_CASE("Clients cannot publish to $SYS or to a $share/ topic name, other $ topics are theirs",
+    "[broker][spec][sys]")
+{
+    auto v = GENERATE(v311, v5);
+    broker_fixture b;
+    auto& watcher = b.connect(v, "watcher");
+    b.subscribe(watcher, "$SYS/#", {qos::at_least_once});
+    b.subscribe(watcher, "$share/g/t", {qos::at_least_once}, {}, 2);
+    b.subscribe(watcher, "$test/#", {qos::at_least_once}, {}, 3);
+    auto& p = b.connect(v, "p");
+    p.send(broker_fixture::msg("$SYS/broker/uptime", "fake", qos::at_least_once, 1), b.now);
+    p.send(broker_fixture::msg("$share/g/t", "x", qos::at_least_once, 2), b.now);
+    p.send(broker_fixture::msg("$SYS", "x", qos::at_most_once), b.now);
+    p.send(broker_fixture::msg("$test/ok", "mine", qos::at_least_once, 3), b.now);
+    // A bridge's state notification (Mosquitto's bridges publish it) is let through.
+    p.send(broker_fixture::msg("$SYS/broker/connection/p/state", "1", qos::at_least_once, 4), b.now);
+    b.settle();
+    auto acks = p.take_of<puback>();
+    REQUIRE(acks.size() == 4);
+    if (v == v5) {
+        CHECK(acks[0].code == reason_code::not_authorized);
+        CHECK(acks[1].code == reason_code::not_authorized);
+        CHECK(acks[2].code == reason_code::success);
+        CHECK(acks[3].code == reason_code::success);
+    }
+    auto got = watcher.take_of<mqtt::publish>();
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].topic == "$test/ok");
+    CHECK(got[1].topic == "$SYS/broker/connection/p/state");
+}
+
+TEST_CASE("A 5.0 client that allows topic aliases gets them: the first PUBLISH of a topic carries it with an "
+          "alias, the next ones the alias alone, within the client's maximum [MQTT-3.3.2-11]",
+    "[broker][spec][v5][alias][MQTT-3.3.2-11]")
+{
+    broker_fixture b;
+    properties props;
+    props.add(property_id::topic_alias_maximum, 1u);
+    auto& sub = b.connect(v5, "sub", true, props);
+    b.subscribe(sub, "t/#", {qos::exactly_once});
+    auto& plain = b.connect(v5, "plain"); // allows none: full topics only
+    b.subscribe(plain, "t/#", {qos::exactly_once});
+    auto& p = b.connect(v5, "p");
+    p.send(broker_fixture::msg("t/a", "0", qos::at_most_once), b.now);
+    p.send(broker_fixture::msg("t/a", "1", qos::at_least_once, 1), b.now);
+    p.send(broker_fixture::msg("t/b", "2", qos::at_most_once), b.now); // no alias left
+    p.send(broker_fixture::msg("t/a", "3", qos::exactly_once, 2), b.now);
+    b.settle();
+    auto got = sub.take_of<mqtt::publish>();
+    REQUIRE(got.size() == 4);
+    CHECK(got[0].topic == "t/a");
+    CHECK(got[0].props.get_integer(property_id::topic_alias) == std::optional<std::uint32_t>(1));
+    CHECK(got[1].topic.empty());
+    CHECK(got[1].props.get_integer(property_id::topic_alias) == std::optional<std::uint32_t>(1));
+    CHECK(got[2].topic == "t/b");
+    CHECK(!got[2].props.contains(property_id::topic_alias));
+    CHECK(got[3].topic.empty());
+    CHECK(got[3].props.get_integer(property_id::topic_alias) == std::optional<std::uint32_t>(1));
+    for (auto& m : plain.take_of<mqtt::publish>()) {
+        CHECK(!m.topic.empty());
+        CHECK(!m.props.contains(property_id::topic_alias));
+    }
+}
