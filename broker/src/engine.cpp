@@ -104,7 +104,10 @@ engine::engine(engine_options options, std::shared_ptr<access_control> access)
     so.max_inflight = opts_.max_inflight;
     so.max_queued_messages = opts_.max_queued_messages;
     so.max_queued_bytes = opts_.max_queued_bytes;
-    so.maximum_packet_size = opts_.max_packet_size; // 3.1.1 clients; 5.0 ones read it in the CONNACK
+    // For 3.1.1 clients; 5.0 ones are told these in the CONNACK.
+    so.maximum_packet_size = opts_.max_packet_size;
+    so.maximum_qos = opts_.max_qos;
+    so.retain_available = opts_.retain_available;
     // A 5.0 client that sets a Topic Alias Maximum gets aliases: a topic's first
     // PUBLISH on a connection carries it with an alias, the next ones the alias only.
     so.auto_topic_alias = true;

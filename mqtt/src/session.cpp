@@ -169,9 +169,13 @@ void session_core::accept(const connack& ack, clock::time_point now)
         if (auto ka = ack.props.get_integer(property_id::server_keep_alive))
             keep_alive_ = seconds(*ka);
         decoder_.set_maximum_packet_size(max_packet_);
-    } else if (opts_->maximum_packet_size) {
-        max_packet_ = opts_->maximum_packet_size;
-        decoder_.set_maximum_packet_size(max_packet_);
+    } else {
+        max_qos_ = opts_->maximum_qos;
+        retain_available_ = opts_->retain_available;
+        if (opts_->maximum_packet_size) {
+            max_packet_ = opts_->maximum_packet_size;
+            decoder_.set_maximum_packet_size(max_packet_);
+        }
     }
     if (!send(ack, now)) {
         // Even without its diagnostics the CONNACK is larger than the client's
@@ -530,15 +534,16 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
             protocol_violation(reason_code::protocol_error, now);
             return;
         }
-        if (role_ == role::server) {
-            if (qos_value(pkt.qos) > max_qos_) {
-                protocol_violation(reason_code::qos_not_supported, now); // [MQTT-3.2.2-11]
-                return;
-            }
-            if (pkt.retain && !retain_available_) {
-                protocol_violation(reason_code::retain_not_supported, now); // [MQTT-3.2.2-14]
-                return;
-            }
+    }
+    // 5.0: what the CONNACK granted; 3.1.1: the server's options (it closes).
+    if (role_ == role::server) {
+        if (qos_value(pkt.qos) > max_qos_) {
+            protocol_violation(reason_code::qos_not_supported, now); // [MQTT-3.2.2-11]
+            return;
+        }
+        if (pkt.retain && !retain_available_) {
+            protocol_violation(reason_code::retain_not_supported, now); // [MQTT-3.2.2-14]
+            return;
         }
     }
 

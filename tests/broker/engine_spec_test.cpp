@@ -1111,3 +1111,32 @@ TEST_CASE("A 5.0 client that allows topic aliases gets them: the first PUBLISH o
         CHECK(!m.props.contains(property_id::topic_alias));
     }
 }
+
+TEST_CASE("max_qos and retain_available hold for 3.1.1 clients too: a PUBLISH beyond them closes the connection "
+          "and is not delivered or retained",
+    "[broker][spec][v311]")
+{
+    engine_options o;
+    o.max_qos = 1;
+    o.retain_available = false;
+    broker_fixture b(o);
+    auto& sub = b.connect(v311, "s");
+    b.subscribe(sub, "t/#", {qos::at_least_once});
+    auto& q2 = b.connect(v311, "q2");
+    q2.send(broker_fixture::msg("t/q", "x", qos::exactly_once, 1), b.now);
+    b.settle();
+    CHECK(q2.closed);
+    CHECK(q2.take_of<pubrec>().empty());
+    auto& r = b.connect(v311, "r");
+    r.send(broker_fixture::msg("t/r", "x", qos::at_most_once, 0, true), b.now);
+    b.settle();
+    CHECK(r.closed);
+    CHECK(b.e.retained_count() == 0);
+    CHECK(sub.take_of<mqtt::publish>().empty());
+    // Within the limits: delivered.
+    auto& ok = b.connect(v311, "ok");
+    ok.send(broker_fixture::msg("t/ok", "x", qos::at_least_once, 1), b.now);
+    b.settle();
+    CHECK(!ok.closed);
+    CHECK(sub.take_of<mqtt::publish>().size() == 1);
+}

@@ -54,6 +54,11 @@ struct session_options {
     // limit). A 5.0 client is told its limit in the CONNACK (Maximum Packet Size),
     // which the core takes from there.
     std::uint32_t maximum_packet_size = 0;
+    // Server: what a 3.1.1 client may publish (a 5.0 client learns these from the
+    // CONNACK's Maximum QoS and Retain Available). A PUBLISH beyond them closes
+    // the connection, as Mosquitto's max_qos and retain_available do.
+    std::uint8_t maximum_qos = 2;
+    bool retain_available = true;
 };
 
 namespace detail {
