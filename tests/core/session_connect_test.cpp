@@ -630,3 +630,36 @@ TEST_CASE("Server: a DISCONNECT with a Session Expiry Interval after a CONNECT w
         CHECK(closed(actions));
     }
 }
+
+TEST_CASE("Client: with an Authentication Method in its CONNECT, nothing but AUTH goes out before the CONNACK "
+          "[MQTT-3.1.2-30]",
+    "[session][connect][v5][MQTT-3.1.2-30]")
+{
+    client_session c;
+    auto pkt = make_connect(v5);
+    pkt.props.add(property_id::authentication_method, std::string("SCRAM-SHA-1"));
+    c.connect(pkt, t0());
+    auto first = sent(take(c));
+    REQUIRE(first.size() == 1);
+    CHECK(std::holds_alternative<mqtt::connect>(first[0]));
+
+    c.publish(make_publish("t", "early", qos::at_least_once), 1, t0());
+    c.publish(make_publish("t", "early0", qos::at_most_once), 2, t0());
+    c.subscribe(mqtt::subscribe{0, {{"t", {qos::at_least_once}}}, {}}, 3, t0());
+    c.receive(packet(auth{reason_code::continue_authentication, {}}), t0());
+    auto before = take(c);
+    CHECK(sent(before).empty()); // the application answers the challenge itself
+    CHECK(only<subscribe_done>(before).size() == 1); // refused at once: not connected
+    mqtt::auth answer{reason_code::continue_authentication, {}};
+    answer.props.add(property_id::authentication_method, std::string("SCRAM-SHA-1"));
+    c.send(answer, t0());
+    auto out = sent(take(c));
+    REQUIRE(out.size() == 1);
+    CHECK(std::holds_alternative<mqtt::auth>(out[0]));
+
+    c.receive(packet(connack{false, reason_code::success, {}}), t0());
+    auto pubs = sent_of<publish>(take(c));
+    REQUIRE(pubs.size() == 2);
+    CHECK(pubs[0].payload == std::string_view("early"));
+    CHECK(pubs[1].payload == std::string_view("early0"));
+}
