@@ -520,7 +520,9 @@ void session_core::on_publish(mqtt::publish& pkt, clock::time_point now)
             }
             auto key = static_cast<std::uint16_t>(*alias);
             if (!pkt.topic.empty()) {
-                tb().in_aliases[key] = pkt.topic;
+                // A copy: the topic is a view into the whole read it came in,
+                // which the table would otherwise keep alive with the connection.
+                tb().in_aliases[key] = buffer::copy(pkt.topic);
             } else {
                 auto found = tb().in_aliases.find(key);
                 if (found == tb().in_aliases.end()) {

@@ -393,6 +393,10 @@ TEST_CASE("Incoming topic aliases: set, use, reject 0 or above the maximum, forg
     REQUIRE(got.size() == 2);
     CHECK(got[1].msg.topic == std::string_view("long/topic/name"));
     CHECK_FALSE(got[1].msg.props.contains(property_id::topic_alias));
+    // The table holds its own copy of the topic, not the bytes the first message
+    // came in (a broker would otherwise keep that whole read for the connection).
+    CHECK(got[1].msg.topic.owner() != got[0].msg.topic.owner());
+    CHECK(got[1].msg.topic.data() != got[0].msg.topic.data());
 
     auto bad = make_publish("x", "3", qos::at_most_once);
     bad.props.add(property_id::topic_alias, 6u);

@@ -91,8 +91,8 @@ publish client::make_message(std::string topic, std::string payload, qos q, bool
 {
     publish msg;
     if (payload.size() <= shared_holder_limit) {
-        // One allocation holds both strings. Not for large payloads: the session
-        // may keep the topic (topic aliases) long after the payload is sent.
+        // One allocation holds both strings. Not for large payloads: a queued
+        // message's topic and payload live as long as either is held.
         auto both = std::make_shared<const std::pair<std::string, std::string>>(std::move(topic), std::move(payload));
         std::string_view topic_view = both->first, payload_view = both->second;
         msg.topic = buffer(both, topic_view);
