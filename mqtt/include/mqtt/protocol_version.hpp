@@ -16,6 +16,6 @@ enum class qos : std::uint8_t {
 };
 
 // Which side of a connection a session core plays.
-enum class role { client, server };
+enum class role : std::uint8_t { client, server };
 
 } // namespace mqtt

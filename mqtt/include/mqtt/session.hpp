@@ -243,7 +243,8 @@ private:
     clock::time_point last_received_{};
     maybe_time ping_sent_; // client: when the unanswered PINGREQ went out
 
-    // The small ones last.
+    // The small ones last (role is one byte: these fill 16 bytes, and the core
+    // stays in its malloc size step).
     // Counts close() calls, to stop processing a closed connection's bytes (only
     // compared across one packet's handling: 32 bits cannot wrap in between).
     std::uint32_t closes_ = 0;
