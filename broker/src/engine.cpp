@@ -526,11 +526,10 @@ void engine::connection_ended(connection_state& c, std::error_code reason, clock
     s->connection = 0;
     touch(*s);
     --metrics_.clients_connected;
-    if (c.expiry_update) {
-        // A 5.0 client may change the expiry on DISCONNECT, but not from 0 [MQTT-3.14.2-2].
-        if (!(s->expiry_interval == 0 && *c.expiry_update != 0))
-            s->expiry_interval = *c.expiry_update;
-    }
+    // A 5.0 client may change the expiry on DISCONNECT (not from 0: the core
+    // takes such a DISCONNECT for a protocol error and reports none).
+    if (c.expiry_update)
+        s->expiry_interval = *c.expiry_update;
     // The will: not after a normal DISCONNECT; published on anything else, or on
     // DISCONNECT 0x04 [MQTT-3.1.2-8] (3.1.1) / [MQTT-3.1.2-10] (5.0).
     if (c.will_suppressed && !c.will_requested)
@@ -812,23 +811,13 @@ void engine::deliver(session_record& s, const mqtt::publish& original, mqtt::qos
 // 3.1.1 has no answer for a filter that breaks the wildcard rules or is empty
 // (4.7.1, [MQTT-4.7.3-1]): that is a protocol violation, and the connection
 // closes [MQTT-4.8.0-1], as Mosquitto does. A 5.0 client gets 0x8F for it.
-template <class Filters>
-bool engine::close_on_malformed_filter(connection_state& c, session_record& s, const Filters& filters, clock::time_point now)
+void engine::close_for_malformed_filter(connection_state& c, session_record& s, clock::time_point now)
 {
-    for (auto& f : filters) {
-        std::string_view filter;
-        if constexpr (std::is_same_v<std::decay_t<decltype(f)>, mqtt::subscription>)
-            filter = f.filter;
-        else
-            filter = f;
-        if (!parse_topic_filter(filter)) {
-            s.core->disconnect(mqtt::disconnect{reason_code::protocol_error, {}}, now);
-            run(c, *s.core, now);
-            return true;
-        }
-    }
-    return false;
+    s.core->disconnect(mqtt::disconnect{reason_code::protocol_error, {}}, now);
+    run(c, *s.core, now);
 }
+
+static bool malformed_filter(std::string_view filter) { return !parse_topic_filter(filter); }
 
 void engine::on_subscribe(connection_state& c, mqtt::subscribe& pkt, clock::time_point now)
 {
@@ -836,8 +825,8 @@ void engine::on_subscribe(connection_state& c, mqtt::subscribe& pkt, clock::time
     if (!s)
         return;
     const bool v5 = s->version == protocol_version::v5;
-    if (!v5 && close_on_malformed_filter(c, *s, pkt.subscriptions, now))
-        return;
+    if (!v5 && std::ranges::any_of(pkt.subscriptions, malformed_filter, &mqtt::subscription::filter))
+        return close_for_malformed_filter(c, *s, now);
     std::uint32_t sub_id = pkt.props.get_integer(property_id::subscription_identifier).value_or(0);
     suback ack;
     ack.packet_id = pkt.packet_id; // [MQTT-3.8.4-2]
@@ -916,8 +905,8 @@ void engine::on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::
     if (!s)
         return;
     const bool v5 = s->version == protocol_version::v5;
-    if (!v5 && close_on_malformed_filter(c, *s, pkt.filters, now))
-        return;
+    if (!v5 && std::ranges::any_of(pkt.filters, malformed_filter))
+        return close_for_malformed_filter(c, *s, now);
     unsuback ack;
     ack.packet_id = pkt.packet_id;
     for (auto& f : pkt.filters) {

@@ -220,6 +220,8 @@ TEST_CASE("A packet that does not fit the peer's Maximum Packet Size even withou
         CHECK(*size <= 4);
     }
     CHECK(sent_of<connack>(a).empty());
+    CHECK(closed(a)); // and no session starts without a CONNACK
+    CHECK(!s.is_connected());
 }
 
 namespace {
