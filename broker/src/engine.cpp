@@ -458,11 +458,7 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     } else {
         s->expiry_interval = pkt.clean_start ? 0 : never_expires;
     }
-    if (opts_.persistent_client_expiration && s->expiry_interval != 0) {
-        auto cap = static_cast<std::uint64_t>(opts_.persistent_client_expiration->count());
-        if (s->expiry_interval == never_expires || s->expiry_interval > cap)
-            s->expiry_interval = static_cast<std::uint32_t>(std::min<std::uint64_t>(cap, never_expires - 1));
-    }
+    s->expiry_interval = capped_expiry(s->expiry_interval);
     c.session = s;
 
     ack.session_present = session_present; // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
@@ -502,6 +498,18 @@ void engine::on_connect(connection_state& c, mqtt::connect& pkt, clock::time_poi
     }
 }
 
+// A session's expiry within persistent_client_expiration, whatever the client
+// asked for in CONNECT or DISCONNECT (0 stays 0: no session to keep).
+std::uint32_t engine::capped_expiry(std::uint32_t requested) const
+{
+    if (!opts_.persistent_client_expiration || requested == 0)
+        return requested;
+    auto cap = static_cast<std::uint64_t>(opts_.persistent_client_expiration->count());
+    if (requested == never_expires || requested > cap)
+        return static_cast<std::uint32_t>(std::min<std::uint64_t>(cap, never_expires - 1));
+    return requested;
+}
+
 void engine::connection_ended(connection_state& c, std::error_code reason, clock::time_point now)
 {
     if (c.ended)
@@ -529,7 +537,7 @@ void engine::connection_ended(connection_state& c, std::error_code reason, clock
     // A 5.0 client may change the expiry on DISCONNECT (not from 0: the core
     // takes such a DISCONNECT for a protocol error and reports none).
     if (c.expiry_update)
-        s->expiry_interval = *c.expiry_update;
+        s->expiry_interval = capped_expiry(*c.expiry_update);
     // The will: not after a normal DISCONNECT; published on anything else, or on
     // DISCONNECT 0x04 [MQTT-3.1.2-8] (3.1.1) / [MQTT-3.1.2-10] (5.0).
     if (c.will_suppressed && !c.will_requested)

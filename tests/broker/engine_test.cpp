@@ -547,3 +547,29 @@ TEST_CASE("A large message queued for an offline client is not copied", "[broker
     CHECK(kept.payload.data() != start + kept.topic.size());
     CHECK(kept.topic.data() != start);
 }
+
+TEST_CASE("persistent_client_expiration caps a session's expiry asked for in CONNECT and in DISCONNECT",
+    "[broker][session][v5]")
+{
+    engine_options o;
+    o.persistent_client_expiration = std::chrono::seconds(60);
+    broker_fixture b(o);
+    properties connect_expiry;
+    connect_expiry.add(property_id::session_expiry_interval, 30u);
+    // 0xFFFFFFFF: never expires (3.3.2.3.2). In CONNECT, then in DISCONNECT.
+    for (bool in_disconnect : {false, true}) {
+        INFO((in_disconnect ? "DISCONNECT" : "CONNECT") << " asks for a session that never expires");
+        properties never;
+        never.add(property_id::session_expiry_interval, 0xFFFFFFFFu);
+        auto& c = b.connect(v5, "capped", false, in_disconnect ? connect_expiry : never);
+        c.send(mqtt::disconnect{reason_code::normal_disconnection, in_disconnect ? never : properties{}}, b.now);
+        b.settle();
+        CHECK(c.closed);
+        b.now += std::chrono::seconds(59);
+        b.e.tick(b.now);
+        CHECK(b.e.session_count() == 1); // within the cap: kept
+        b.now += std::chrono::seconds(2);
+        b.e.tick(b.now);
+        CHECK(b.e.session_count() == 0); // the cap, not what the client asked for
+    }
+}

@@ -293,6 +293,7 @@ private:
     void on_subscribe(connection_state& c, mqtt::subscribe& pkt, clock::time_point now);
     void on_unsubscribe(connection_state& c, mqtt::unsubscribe& pkt, clock::time_point now);
     void close_for_malformed_filter(connection_state& c, session_record& s, clock::time_point now);
+    std::uint32_t capped_expiry(std::uint32_t requested) const;
     void connection_ended(connection_state& c, std::error_code reason, clock::time_point now);
     void route(const mqtt::publish& msg, const session_record* from, clock::time_point now, std::size_t* delivered = nullptr);
     // `kept`: where route() caches the one compact copy for offline clients.
