@@ -104,6 +104,13 @@ bool child_process::start(std::vector<std::string> argv, const std::vector<std::
             return fail("port " + std::to_string(port));
     if (v6_port != 0 && !up(v6_port, true))
         return fail("[::1]:" + std::to_string(v6_port));
+    // A port picked as free may have been taken meanwhile by another test's
+    // process: then the connect above reached that one, and ours, failing to
+    // bind, is exiting. Give it a moment to show, so the caller starts it again
+    // on other ports instead of running a test against a broker that is gone.
+    std::this_thread::sleep_for(100ms);
+    if (!proc_->running())
+        return fail("its ports (it exited)");
     return true;
 }
 
